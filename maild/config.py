@@ -1,0 +1,428 @@
+"""Load and validate maild's one TOML file.
+
+Every problem is reported with the dotted key it concerns and what to do about it, all at once,
+so an admin fixes a config in one pass instead of one error per start.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
+CONFIG_ENV = "MAILD_CONFIG"
+
+TLS_MODES = ("ssl", "starttls", "none")
+INTAKE_MODES = ("imap", "lmtp", "smtp")
+TRANSPORTS = ("smtp", "folder")
+LANGUAGES = ("zh", "en")
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_PREFIX = re.compile(r"^[A-Za-z]{1,10}$")
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9}
+_SIZE_UNITS["gib"] = 2**30
+
+
+class ConfigError(Exception):
+    """The config file is missing or invalid; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str], path: Path | None = None) -> None:
+        self.problems = problems
+        self.path = path
+        where = f"{path}: " if path else ""
+        super().__init__("\n".join(f"{where}{p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class SupportConfig:
+    address: str
+    name: str = "Support"
+    ticket_prefix: str = "MD"
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    username: str
+    password: str = field(repr=False)
+    port: int = 993
+    tls: str = "ssl"
+    ca_file: Path | None = None
+    folder: str = "INBOX"
+    processed_folder: str | None = "maild/processed"
+    quarantine_folder: str = "maild/quarantine"
+    poll_seconds: float = 60.0
+    idle: bool = True
+    batch_size: int = 100
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    transport: str = "smtp"
+    host: str = "localhost"
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: str = "none"
+    ca_file: Path | None = None
+    folder: Path | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: Path
+
+
+@dataclass(frozen=True)
+class IntakeConfig:
+    mode: str = "imap"
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 2525
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    message_bytes: int = 25 * 2**20
+    auto_replies_per_hour: int = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    support: SupportConfig
+    store: StoreConfig
+    intake: IntakeConfig
+    smtp: SmtpConfig
+    limits: LimitsConfig
+    imap: ImapConfig | None = None
+    path: Path | None = None
+
+
+def config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """`--config`, else `$MAILD_CONFIG`, else /etc/maild/maild.toml."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path) -> Config:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"no config file here; copy config.example.toml to {path} or pass --config FILE"],
+            path,
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"not valid TOML: {e}"], path) from None
+    return parse_config(data, path=path)
+
+
+def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
+    """Validate a parsed TOML document; raises ConfigError listing every problem."""
+    problems: list[str] = []
+    root = _Table(data, "", problems)
+    known = ("support", "imap", "smtp", "store", "intake", "limits")
+    root.reject_unknown(known)
+
+    support_t = root.table("support", required=True)
+    address = support_t.address("address", required=True)
+    support = SupportConfig(
+        address=address or "invalid@invalid.invalid",
+        name=support_t.string("name", "Support"),
+        ticket_prefix=support_t.string(
+            "ticket_prefix", "MD", pattern=_PREFIX, hint="1-10 letters, e.g. MD"
+        ).upper(),
+        language=support_t.choice("language", LANGUAGES, "en"),
+    )
+    support_t.reject_unknown(("address", "name", "ticket_prefix", "language"))
+
+    store_t = root.table("store", required=True)
+    store = StoreConfig(path=Path(store_t.string("path", "", required=True)).expanduser())
+    store_t.reject_unknown(("path",))
+
+    intake_t = root.table("intake")
+    mode = intake_t.choice("mode", INTAKE_MODES, "imap")
+    host, port = intake_t.host_port("listen", "127.0.0.1:2525")
+    intake = IntakeConfig(mode=mode, listen_host=host, listen_port=port)
+    intake_t.reject_unknown(("mode", "listen"))
+
+    limits_t = root.table("limits")
+    limits = LimitsConfig(
+        message_bytes=limits_t.size("message_size", "25MiB"),
+        auto_replies_per_hour=limits_t.integer("auto_replies_per_hour", 5, low=0),
+    )
+    limits_t.reject_unknown(("message_size", "auto_replies_per_hour"))
+
+    imap = None
+    imap_t = root.table("imap", required=(mode == "imap"), why='[intake] mode = "imap"')
+    if imap_t.present:
+        tls = imap_t.choice("tls", TLS_MODES, "ssl")
+        imap = ImapConfig(
+            host=imap_t.string("host", "", required=True),
+            port=imap_t.port("port", 993 if tls == "ssl" else 143),
+            username=imap_t.string("username", "", required=True),
+            password=imap_t.secret(required=True) or "",
+            tls=tls,
+            ca_file=imap_t.existing_file("ca_file"),
+            folder=imap_t.string("folder", "INBOX"),
+            processed_folder=imap_t.string("processed_folder", "maild/processed") or None,
+            quarantine_folder=imap_t.string("quarantine_folder", "maild/quarantine"),
+            poll_seconds=imap_t.number("poll_seconds", 60.0, low=1.0),
+            idle=imap_t.boolean("idle", True),
+            batch_size=imap_t.integer("batch_size", 100, low=1),
+            timeout=imap_t.number("timeout", 30.0, low=1.0),
+        )
+        if imap.quarantine_folder in (imap.folder, imap.processed_folder):
+            problems.append("imap.quarantine_folder: must differ from folder and processed_folder")
+        if imap.processed_folder == imap.folder:
+            problems.append('imap.processed_folder: must differ from folder (or "" to keep mail)')
+        imap_t.reject_unknown(
+            (
+                "host",
+                "port",
+                "username",
+                "password",
+                "password_file",
+                "password_env",
+                "tls",
+                "ca_file",
+                "folder",
+                "processed_folder",
+                "quarantine_folder",
+                "poll_seconds",
+                "idle",
+                "batch_size",
+                "timeout",
+            )
+        )
+
+    smtp_t = root.table("smtp", required=True)
+    transport = smtp_t.choice("transport", TRANSPORTS, "smtp")
+    smtp_tls = smtp_t.choice("tls", TLS_MODES, "starttls")
+    folder = smtp_t.string("folder", "", required=(transport == "folder"))
+    smtp = SmtpConfig(
+        transport=transport,
+        host=smtp_t.string("host", "localhost"),
+        port=smtp_t.port("port", {"ssl": 465, "starttls": 587, "none": 25}[smtp_tls]),
+        username=smtp_t.string("username", "") or None,
+        password=smtp_t.secret(required=False),
+        tls=smtp_tls,
+        ca_file=smtp_t.existing_file("ca_file"),
+        folder=Path(folder).expanduser() if folder else None,
+        timeout=smtp_t.number("timeout", 30.0, low=1.0),
+    )
+    if smtp.username and smtp.password is None:
+        problems.append(
+            "smtp.password: username is set, so set password, password_file or password_env"
+        )
+    smtp_t.reject_unknown(
+        (
+            "transport",
+            "host",
+            "port",
+            "username",
+            "password",
+            "password_file",
+            "password_env",
+            "tls",
+            "ca_file",
+            "folder",
+            "timeout",
+        )
+    )
+
+    if problems:
+        raise ConfigError(problems, path)
+    return Config(
+        support=support,
+        store=store,
+        intake=intake,
+        smtp=smtp,
+        limits=limits,
+        imap=imap,
+        path=path,
+    )
+
+
+class _Table:
+    """Typed reads from one TOML table that record a problem instead of raising."""
+
+    def __init__(self, data: Any, name: str, problems: list[str], present: bool = True) -> None:
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.name = name
+        self.problems = problems
+        self.present = present
+
+    def _key(self, key: str) -> str:
+        return f"{self.name}.{key}" if self.name else key
+
+    def _problem(self, key: str, text: str) -> None:
+        self.problems.append(f"{self._key(key)}: {text}")
+
+    def _get(self, key: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            self._problem(key, f"expected {kind_name}, got a boolean")
+            return None
+        if not isinstance(value, kind):
+            self._problem(key, f"expected {kind_name}, got {value!r}")
+            return None
+        return value
+
+    def table(self, key: str, required: bool = False, why: str = "") -> _Table:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                because = f" (needed because {why})" if why else ""
+                self.problems.append(f"[{self._key(key)}]: section missing{because}")
+            return _Table({}, self._key(key), self.problems, present=False)
+        if not isinstance(value, dict):
+            self.problems.append(f"{self._key(key)}: expected a [table], got {value!r}")
+            return _Table({}, self._key(key), self.problems, present=False)
+        return _Table(value, self._key(key), self.problems)
+
+    def reject_unknown(self, known: tuple[str, ...]) -> None:
+        for key in self.data:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+                self._problem(key, f"unknown key{hint}")
+
+    def string(
+        self,
+        key: str,
+        default: str,
+        *,
+        required: bool = False,
+        pattern: re.Pattern[str] | None = None,
+        hint: str = "",
+    ) -> str:
+        value = self._get(key, str, "a string")
+        if value is None:
+            if required and key not in self.data:
+                self._problem(key, "required; set it in the config file")
+            return default
+        if pattern is not None and not pattern.match(value):
+            self._problem(key, f"{value!r} is not valid ({hint})")
+            return default
+        return value
+
+    def address(self, key: str, *, required: bool = False) -> str:
+        value = self.string(key, "", required=required)
+        if value and not _ADDRESS.match(value):
+            self._problem(key, f"{value!r} is not an email address like support@example.com")
+            return ""
+        return value.lower()
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self._get(key, str, "a string")
+        if value is None:
+            return default
+        if value not in choices:
+            self._problem(key, f"{value!r} is not one of {', '.join(map(repr, choices))}")
+            return default
+        return value
+
+    def integer(self, key: str, default: int, *, low: int | None = None) -> int:
+        value = self._get(key, int, "a whole number")
+        if value is None:
+            return default
+        if low is not None and value < low:
+            self._problem(key, f"must be at least {low}, got {value}")
+            return default
+        return value
+
+    def number(self, key: str, default: float, *, low: float | None = None) -> float:
+        value = self._get(key, (int, float), "a number")
+        if value is None:
+            return default
+        if low is not None and value < low:
+            self._problem(key, f"must be at least {low}, got {value}")
+            return default
+        return float(value)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self._problem(key, f"expected true or false, got {value!r}")
+            return default
+        return value
+
+    def port(self, key: str, default: int) -> int:
+        value = self._get(key, int, "a port number")
+        if value is None:
+            return default
+        if not 1 <= value <= 65535:
+            self._problem(key, f"must be a port number 1-65535, got {value}")
+            return default
+        return value
+
+    def host_port(self, key: str, default: str) -> tuple[str, int]:
+        value = self.string(key, default)
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            self._problem(key, f"{value!r} is not host:port, e.g. 127.0.0.1:2525")
+            host, _, port = default.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    def size(self, key: str, default: str) -> int:
+        raw = self.data.get(key, default)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        match = _SIZE.match(raw) if isinstance(raw, str) else None
+        if not match:
+            self._problem(key, f"{raw!r} is not a size such as 25MiB, 10MB or 1048576")
+            raw, match = default, _SIZE.match(default)
+            assert match
+        return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
+
+    def existing_file(self, key: str) -> Path | None:
+        value = self.string(key, "")
+        if not value:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_file():
+            self._problem(key, f"file {value!r} does not exist or is not readable")
+        return path
+
+    def secret(self, *, required: bool) -> str | None:
+        """password, password_file or password_env: exactly one; the value is never echoed."""
+        given = [k for k in ("password", "password_file", "password_env") if k in self.data]
+        if len(given) > 1:
+            self._problem(given[1], f"set only one of {', '.join(given)}")
+            return None
+        if not given:
+            if required:
+                self._problem("password", "required; set password, password_file or password_env")
+            return None
+        key = given[0]
+        value = self._get(key, str, "a string")
+        if value is None:
+            return None
+        if key == "password":
+            return value
+        if key == "password_env":
+            if value not in os.environ:
+                self._problem(key, f"environment variable {value} is not set")
+                return None
+            return os.environ[value]
+        try:
+            return Path(value).expanduser().read_text(encoding="utf-8").strip("\r\n")
+        except OSError as e:
+            self._problem(key, f"cannot read {value!r}: {e.strerror}")
+            return None
