@@ -1,0 +1,424 @@
+"""The only module that reads or writes maild's database and its data directory.
+
+TinyDB holds the data in memory; a commit writes the whole snapshot to a temp file, fsyncs it and
+renames it over `db.json`, so a crash at any instant leaves the last commit readable. Changes made
+between commits are staged and applied to TinyDB in bulk, because TinyDB rebuilds a whole table on
+every single insert or update. Outbox delivery marks go to a small fsynced journal instead of a
+full commit, so marking one mail sent does not rewrite the database.
+
+Layout of the data directory:
+    db.json        the committed snapshot         outbox.journal  delivery marks since it
+    maild.lock     held by the running daemon     raw/            every message, in and out
+    attachments/   content-addressed payloads     quarantine/     mail that could not be taken in
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from maild.clock import iso
+
+log = logging.getLogger("maild.store")
+
+SCHEMA_VERSION = 1
+FIRST_TICKET_NUMBER = 1001
+_KEYS = {"tickets": "number", "outbox": "id", "state": "key", "quarantine": "id"}
+_TABLES = ("tickets", "messages", "outbox", "state", "quarantine")
+
+
+class StoreError(Exception):
+    """The data directory cannot be used; the message says why and what to do."""
+
+
+class StoreLocked(StoreError):
+    """Another maild process holds the data directory."""
+
+
+class _SnapshotStorage(Storage):
+    """TinyDB storage that keeps the database in memory; Store.commit() persists it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] | None = self._load()
+
+    def _load(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise StoreError(
+                f"{self.path} is not valid JSON ({e}); restore it from a backup"
+            ) from None
+
+    def read(self) -> dict[str, Any] | None:
+        return self.data
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    def save(self) -> None:
+        payload = json.dumps(self.data or {}, ensure_ascii=False, separators=(",", ":"))
+        write_atomically(self.path, payload.encode("utf-8"))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Temp file in the same directory, fsync, rename, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """maild's data: tickets, messages, the outbox, quarantine records and small state values."""
+
+    def __init__(self, root: Path, *, readonly: bool, lock_file: Any = None) -> None:
+        self.root = root
+        self.readonly = readonly
+        self._lock_file = lock_file
+        self._new: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
+        self._changes: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
+        self._new_dirs: set[Path] = set()
+        self._load()
+
+    # -- opening, locking, committing ------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path, *, readonly: bool = False) -> Store:
+        """Open (creating if needed) a data directory; the writer takes an exclusive lock."""
+        if readonly:
+            if not (root / "db.json").exists():
+                raise StoreError(f"no maild data in {root}; has the daemon ever run with it?")
+            return cls(root, readonly=True)
+        try:
+            for sub in ("raw", "attachments", "quarantine"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the data directory {root}: {e.strerror}") from None
+        lock_file = _take_lock(root / "maild.lock")
+        try:
+            store = cls(root, readonly=False, lock_file=lock_file)
+        except BaseException:
+            lock_file.close()
+            raise
+        if store.state("schema_version") is None:
+            store.set_state("schema_version", SCHEMA_VERSION)
+            store.set_state("next_ticket", FIRST_TICKET_NUMBER)
+            store.commit()
+        return store
+
+    def _load(self) -> None:
+        self._storage_path = self.root / "db.json"
+        self._db = TinyDB(self._storage_path, storage=_SnapshotStorage)
+        self._new.clear()
+        self._changes.clear()
+        self._dirty = False
+        self._doc_ids: dict[str, dict[Any, int]] = {t: {} for t in _KEYS}
+        for table, key in _KEYS.items():
+            for doc in self._db.table(table).all():
+                self._doc_ids[table][doc[key]] = doc.doc_id
+        self._message_ticket: dict[str, int | None] = {
+            doc["message_id"]: doc.get("ticket") for doc in self._db.table("messages").all()
+        }
+        self._auto_replies: dict[str, list[str]] = defaultdict(list)
+        for doc in self._db.table("outbox").all():
+            self._remember_auto_reply(doc)
+        self._replay_journal()
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def commit(self) -> None:
+        """Make every staged change durable in one atomic write."""
+        if self.readonly:
+            raise StoreError("this store was opened read-only")
+        self._apply()
+        for directory in self._new_dirs:
+            fsync_dir(directory)
+        self._new_dirs.clear()
+        storage = self._db.storage
+        assert isinstance(storage, _SnapshotStorage)
+        storage.save()
+        self._dirty = False
+        with contextlib.suppress(FileNotFoundError):
+            os.truncate(self.root / "outbox.journal", 0)
+
+    @property
+    def uncommitted(self) -> bool:
+        """Whether anything changed since the last commit."""
+        return self._dirty
+
+    def rollback(self) -> None:
+        """Forget everything since the last commit (journalled delivery marks survive)."""
+        self._load()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[Store]:
+        """One unit of work: committed if the block finishes, rolled back if it raises."""
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    # -- files -------------------------------------------------------------------------------
+
+    def put_raw(self, raw: bytes) -> str:
+        """Keep a message's bytes (fsynced); returns the reference stored in the database."""
+        return self._put_file("raw", raw, ".eml")
+
+    def put_attachment(self, payload: bytes) -> str:
+        return self._put_file("attachments", payload, ".bin")
+
+    def read_file(self, ref: str) -> bytes:
+        path = (self.root / ref).resolve()
+        if self.root.resolve() not in path.parents:
+            raise StoreError(f"refusing to read {ref!r} outside the data directory")
+        return path.read_bytes()
+
+    def put_quarantined(self, raw: bytes | None, record: dict[str, Any]) -> str:
+        """Keep unreadable mail with its reason, so an operator can inspect and retry it.
+
+        `raw` is None for mail that was never downloaded (over the size limit on IMAP).
+        """
+        if raw is None:
+            qid, ref = uuid.uuid4().hex, None
+        else:
+            ref = self._put_file("quarantine", raw, ".eml")
+            qid = Path(ref).stem
+        if self._get("quarantine", qid) is None:
+            self._insert("quarantine", {**record, "id": qid, "raw": ref})
+        return qid
+
+    def _put_file(self, area: str, data: bytes, suffix: str) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        directory = self.root / area / digest[:2]
+        ref = f"{area}/{digest[:2]}/{digest}{suffix}"
+        path = self.root / ref
+        if path.exists():
+            return ref
+        if not directory.exists():
+            directory.mkdir(parents=True, exist_ok=True)
+            self._new_dirs.add(directory.parent)
+        self._new_dirs.add(directory)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return ref
+
+    # -- tickets -----------------------------------------------------------------------------
+
+    def allocate_ticket_number(self) -> int:
+        number = int(self.state("next_ticket") or FIRST_TICKET_NUMBER)
+        self.set_state("next_ticket", number + 1)
+        return number
+
+    def add_ticket(self, ticket: dict[str, Any]) -> None:
+        self._insert("tickets", ticket)
+
+    def ticket(self, number: int) -> dict[str, Any] | None:
+        return self._get("tickets", number)
+
+    def update_ticket(self, number: int, fields: dict[str, Any]) -> None:
+        self._update("tickets", number, fields)
+
+    def tickets(self, status: str | None = None) -> list[dict[str, Any]]:
+        docs = self._all("tickets")
+        if status is not None:
+            docs = [d for d in docs if d.get("status") == status]
+        return sorted(docs, key=lambda d: d["number"])
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def add_message(self, message: dict[str, Any]) -> None:
+        """Record a message; its Message-ID becomes known for threading and dedupe at once."""
+        if message["message_id"] in self._message_ticket:
+            raise StoreError(f"message {message['message_id']} is already stored")
+        self._message_ticket[message["message_id"]] = message.get("ticket")
+        self._new["messages"][message["message_id"]] = dict(message)
+        self._dirty = True
+
+    def has_message(self, message_id: str) -> bool:
+        return message_id in self._message_ticket
+
+    def ticket_of_message(self, message_id: str) -> int | None:
+        return self._message_ticket.get(message_id)
+
+    def messages(self, ticket: int | None) -> list[dict[str, Any]]:
+        """A ticket's messages; None gives the filtered mail that joined no ticket."""
+        return [m for m in self._all("messages") if m.get("ticket") == ticket]
+
+    def message_count(self) -> int:
+        return len(self._message_ticket)
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def add_outgoing(self, mail: dict[str, Any]) -> None:
+        self._insert("outbox", mail)
+        self._remember_auto_reply(mail)
+
+    def outgoing(self, status: str | None = None) -> list[dict[str, Any]]:
+        docs = self._all("outbox")
+        return [d for d in docs if status is None or d.get("status") == status]
+
+    def record_delivery(self, mail_id: str, fields: dict[str, Any]) -> None:
+        """Durably note a delivery result at once, without rewriting the whole database."""
+        self._update("outbox", mail_id, fields)
+        line = json.dumps({"id": mail_id, "fields": fields}, ensure_ascii=False) + "\n"
+        with open(self.root / "outbox.journal", "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def auto_replies_since(self, address: str, since: datetime) -> int:
+        """How many automatic mails went (or are queued) to an address since a time."""
+        cutoff = iso(since)
+        return sum(1 for t in self._auto_replies.get(address.lower(), ()) if t >= cutoff)
+
+    def _remember_auto_reply(self, mail: dict[str, Any]) -> None:
+        if mail.get("automatic"):
+            for address in mail.get("recipients", ()):
+                self._auto_replies[address.lower()].append(mail["created_at"])
+
+    def _replay_journal(self) -> None:
+        try:
+            lines = (self.root / "outbox.journal").read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                log.warning("ignoring a torn line at the end of outbox.journal")
+                continue
+            if entry.get("id") in self._doc_ids["outbox"]:
+                self._update("outbox", entry["id"], entry["fields"])
+
+    # -- quarantine and state ----------------------------------------------------------------
+
+    def quarantined(self) -> list[dict[str, Any]]:
+        return self._all("quarantine")
+
+    def state(self, key: str) -> Any:
+        doc = self._get("state", key)
+        return None if doc is None else doc["value"]
+
+    def set_state(self, key: str, value: Any) -> None:
+        if self._get("state", key) is None:
+            self._insert("state", {"key": key, "value": value})
+        else:
+            self._update("state", key, {"value": value})
+
+    # -- the staging layer -------------------------------------------------------------------
+
+    def _insert(self, table: str, doc: dict[str, Any]) -> None:
+        key = doc[_KEYS[table]]
+        if key in self._new[table] or key in self._doc_ids[table]:
+            raise StoreError(f"{table} already holds {key!r}")
+        self._new[table][key] = dict(doc)
+        self._dirty = True
+
+    def _get(self, table: str, key: Any) -> dict[str, Any] | None:
+        if key in self._new[table]:
+            return dict(self._new[table][key])
+        doc_id = self._doc_ids[table].get(key)
+        if doc_id is None:
+            return None
+        doc = self._db.table(table).get(doc_id=doc_id)
+        assert isinstance(doc, dict)
+        return {**doc, **self._changes[table].get(key, {})}
+
+    def _update(self, table: str, key: Any, fields: dict[str, Any]) -> None:
+        self._dirty = True
+        if key in self._new[table]:
+            self._new[table][key].update(fields)
+        elif key in self._doc_ids[table]:
+            self._changes[table].setdefault(key, {}).update(fields)
+        else:
+            raise StoreError(f"{table} holds no {key!r}")
+
+    def _all(self, table: str) -> list[dict[str, Any]]:
+        self._apply()
+        return [dict(doc) for doc in self._db.table(table).all()]
+
+    def _apply(self) -> None:
+        """Hand staged inserts and updates to TinyDB, one bulk operation per table."""
+        for table, docs in self._new.items():
+            if not docs:
+                continue
+            ids = self._db.table(table).insert_multiple(list(docs.values()))
+            if table in _KEYS:
+                self._doc_ids[table].update(zip(docs.keys(), ids, strict=True))
+            docs.clear()
+        for table, changes in self._changes.items():
+            if not changes:
+                continue
+            doc_ids = [self._doc_ids[table][key] for key in changes]
+            self._db.table(table).update(_merge_by(_KEYS[table], dict(changes)), doc_ids=doc_ids)
+            changes.clear()
+
+
+def _merge_by(key_field: str, changes: dict[Any, dict[str, Any]]) -> Callable[[dict], None]:
+    def merge(doc: dict[str, Any]) -> None:
+        doc.update(changes[doc[key_field]])
+
+    return merge
+
+
+def _take_lock(path: Path) -> Any:
+    lock_file = open(path, "a+", encoding="ascii")  # noqa: SIM115 - held open while running
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.seek(0)
+        pid = lock_file.read().strip() or "unknown"
+        lock_file.close()
+        raise StoreLocked(
+            f"another maild (pid {pid}) is using the data directory {path.parent}; "
+            "stop it first, or point [store] path elsewhere"
+        ) from None
+    lock_file.seek(0)
+    lock_file.truncate()
+    lock_file.write(str(os.getpid()))
+    lock_file.flush()
+    return lock_file
