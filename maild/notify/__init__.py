@@ -1,0 +1,1 @@
+"""Getting mail out: composing, the persistent outbox and the SMTP sender."""

@@ -1,0 +1,151 @@
+"""Composing maild's outgoing mail: templates in the customer's language, safe headers.
+
+Pure: returns bytes and never sends. Every automatic mail says so (RFC 3834 Auto-Submitted,
+and X-Auto-Response-Suppress for Exchange) so that other robots do not answer it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr
+
+import jinja2
+
+from maild.config import SupportConfig
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_MAX_REFERENCES = 20
+_PRIORITY_NAMES = {
+    "zh": {"urgent": "紧急", "important": "重要", "general": "一般"},
+    "en": {"urgent": "urgent", "important": "important", "general": "general"},
+}
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("maild.notify", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,  # plain-text mail: HTML escaping would corrupt it
+)
+
+
+@dataclass(frozen=True)
+class ComposedMail:
+    message_id: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    raw: bytes
+
+
+def one_line(value: str, limit: int = 200) -> str:
+    """A header-safe single line: CR, LF and other control characters never reach a header."""
+    line = _CONTROL.sub(" ", value).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def new_message_id(support: SupportConfig) -> str:
+    domain = support.address.rpartition("@")[2]
+    return f"<maild.{uuid.uuid4().hex}@{domain}>"
+
+
+def render(template: str, language: str, **values: object) -> tuple[str, str]:
+    """Render a template whose first line is 'Subject: …'; returns (subject, body)."""
+    text = _templates.get_template(f"{template}.{language}.txt.j2").render(**values)
+    head, _, body = text.partition("\n\n")
+    return one_line(head.removeprefix("Subject:")), body
+
+
+def compose_acknowledgement(
+    *,
+    support: SupportConfig,
+    language: str,
+    ticket_id: str,
+    token: str,
+    priority: str,
+    first_response_hours: int,
+    customer: str,
+    customer_name: str,
+    subject: str,
+    text: str,
+    in_reply_to: str,
+    references: Sequence[str],
+    now: datetime,
+) -> ComposedMail:
+    subject_line, body = render(
+        "ack",
+        language,
+        token=token,
+        subject=one_line(subject, 120),
+        name=one_line(customer_name, 60),
+        support_name=support.name,
+        ticket_id=ticket_id,
+        priority=_PRIORITY_NAMES[language][priority],
+        first_response_hours=first_response_hours,
+        excerpt=_excerpt(text),
+    )
+    return compose(
+        support=support,
+        to=customer,
+        subject=subject_line,
+        body=body,
+        language=language,
+        ticket_id=ticket_id,
+        in_reply_to=in_reply_to,
+        references=references,
+        auto_submitted="auto-replied",
+        now=now,
+    )
+
+
+def compose(
+    *,
+    support: SupportConfig,
+    to: str,
+    subject: str,
+    body: str,
+    language: str,
+    ticket_id: str,
+    in_reply_to: str | None,
+    references: Sequence[str],
+    auto_submitted: str,
+    now: datetime,
+) -> ComposedMail:
+    """A complete RFC 5322 message from maild, threaded under the customer's message."""
+    message_id = new_message_id(support)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = formataddr((one_line(support.name, 80), support.address))
+    msg["To"] = to
+    msg["Subject"] = one_line(subject, 250)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = " ".join(_thread_references(references, in_reply_to))
+    msg["Auto-Submitted"] = auto_submitted
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["X-Maild-Ticket"] = ticket_id
+    msg["Content-Language"] = "zh-CN" if language == "zh" else "en"
+    msg.set_content(body, charset="utf-8")
+    return ComposedMail(message_id, (to,), msg["Subject"], body, msg.as_bytes())
+
+
+def _thread_references(references: Sequence[str], parent: str) -> list[str]:
+    """References for a reply: the parent's chain plus the parent, the first and last kept."""
+    chain = [r for r in references if r != parent] + [parent]
+    if len(chain) > _MAX_REFERENCES:
+        chain = chain[:1] + chain[-(_MAX_REFERENCES - 1) :]
+    return chain
+
+
+def _excerpt(text: str, lines: int = 8) -> list[str]:
+    """The first lines of the customer's own words (no quoted history), for the ack."""
+    own = [line.rstrip() for line in text.splitlines() if not line.lstrip().startswith(">")]
+    while own and not own[0]:
+        own.pop(0)
+    return [one_line(line, 160) for line in own[:lines]]

@@ -1,0 +1,131 @@
+"""The persistent outbox: every outgoing mail is stored first, then delivered with retries.
+
+A mail is queued in the same commit as the ticket change that caused it, keeps one Message-ID
+for all its attempts, and is marked sent only after the server accepted it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from maild.clock import iso, parse_iso
+from maild.notify.compose import ComposedMail
+from maild.notify.sender import DeliveryError, Transport
+from maild.store import Store
+
+log = logging.getLogger("maild.outbox")
+
+GIVE_UP_AFTER = timedelta(days=2)
+_FIRST_RETRY = timedelta(minutes=1)
+_LONGEST_WAIT = timedelta(hours=1)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes after each failed attempt, at most an hour."""
+    return min(_FIRST_RETRY * 2 ** max(attempts - 1, 0), _LONGEST_WAIT)
+
+
+def queue_mail(
+    store: Store,
+    mail: ComposedMail,
+    *,
+    envelope_from: str,
+    ticket: int | None,
+    kind: str,
+    automatic: bool,
+    now: datetime,
+) -> str:
+    """Stage a mail in the outbox and on its ticket; it goes out at the next flush."""
+    mail_id = uuid.uuid4().hex
+    raw_ref = store.put_raw(mail.raw)
+    store.add_outgoing(
+        {
+            "id": mail_id,
+            "message_id": mail.message_id,
+            "ticket": ticket,
+            "kind": kind,
+            "automatic": automatic,
+            "envelope_from": envelope_from,
+            "recipients": list(mail.recipients),
+            "raw": raw_ref,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": iso(now),
+            "next_attempt_at": iso(now),
+            "last_error": None,
+            "sent_at": None,
+        }
+    )
+    store.add_message(
+        {
+            "message_id": mail.message_id,
+            "ticket": ticket,
+            "direction": "out",
+            "kind": kind,
+            "from": envelope_from,
+            "from_name": "",
+            "to": list(mail.recipients),
+            "cc": [],
+            "subject": mail.subject,
+            "date": iso(now),
+            "received_at": iso(now),
+            "in_reply_to": [],
+            "references": [],
+            "text": mail.text,
+            "attachments": [],
+            "raw": raw_ref,
+            "outbox_id": mail_id,
+        }
+    )
+    return mail_id
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0
+    deferred: int = 0
+    failed: int = 0
+
+
+def flush(store: Store, transport: Transport, now: datetime) -> FlushReport:
+    """Try every due mail once; results are journalled one by one as they happen."""
+    report = FlushReport()
+    due = [m for m in store.outgoing("pending") if m["next_attempt_at"] <= iso(now)]
+    if not due:
+        return report
+    with transport:
+        for mail in sorted(due, key=lambda m: m["created_at"]):
+            if not _attempt(store, transport, mail, now, report):
+                break
+    return report
+
+
+def _attempt(
+    store: Store, transport: Transport, mail: dict, now: datetime, report: FlushReport
+) -> bool:
+    """One delivery attempt; False when the server is unreachable and the round should stop."""
+    attempts = mail["attempts"] + 1
+    try:
+        transport.send(mail["envelope_from"], mail["recipients"], store.read_file(mail["raw"]))
+    except DeliveryError as e:
+        gave_up = e.permanent or now - parse_iso(mail["created_at"]) >= GIVE_UP_AFTER
+        fields = {"attempts": attempts, "last_error": str(e)}
+        if gave_up:
+            fields["status"] = "failed"
+            report.failed += 1
+            log.error(
+                "outbox: giving up on %s to %s: %s", mail["message_id"], mail["recipients"], e
+            )
+        else:
+            fields["next_attempt_at"] = iso(now + retry_delay(attempts))
+            report.deferred += 1
+            log.warning("outbox: %s deferred (attempt %d): %s", mail["message_id"], attempts, e)
+        store.record_delivery(mail["id"], fields)
+        return not e.unreachable
+    store.record_delivery(mail["id"], {"status": "sent", "attempts": attempts, "sent_at": iso(now)})
+    report.sent += 1
+    log.info("outbox: sent %s %s to %s", mail["kind"], mail["message_id"], mail["recipients"])
+    return True
