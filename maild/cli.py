@@ -1,0 +1,233 @@
+"""The `maild` command line: run, once, check, tickets, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from maild import __version__
+from maild.clock import Clock, FixedClock, SystemClock
+from maild.config import Config, ConfigError, config_path, load_config
+from maild.service import Service
+from maild.store import Store, StoreError
+from maild.threader import ticket_numbers_in
+
+log = logging.getLogger("maild")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    if args.command == "demo":
+        from maild.demo import run_demo
+
+        return run_demo(port=args.port, directory=args.dir, keep_running=not args.exit)
+    try:
+        config = load_config(config_path(args.config))
+    except ConfigError as e:
+        print(f"maild: configuration problems:\n{e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.handler(config, args))
+    except StoreError as e:
+        print(f"maild: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="maild", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"maild {__version__}")
+    parser.add_argument(
+        "--config", help="config file (default: $MAILD_CONFIG, else /etc/maild/maild.toml)"
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the daemon in the foreground").set_defaults(handler=_run)
+    once = commands.add_parser("once", help="one full cycle (intake, outbox), then exit")
+    once.add_argument(
+        "--now", type=_aware_time, help="act as if it were this time (ISO 8601 with offset)"
+    )
+    once.set_defaults(handler=_once)
+    commands.add_parser("check", help="check config, IMAP and SMTP").set_defaults(handler=_check)
+
+    demo = commands.add_parser("demo", help="the whole loop on loopback, no mail server needed")
+    demo.add_argument("--exit", action="store_true", help="end after the sample mails")
+    demo.add_argument("--port", type=int, default=2525, help="SMTP listener port (default 2525)")
+    demo.add_argument("--dir", type=Path, help="keep the demo's data here (default: a temp dir)")
+
+    tickets = commands.add_parser("tickets", help="list and show tickets")
+    which = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    listing = which.add_parser("list", help="list tickets")
+    listing.add_argument("--status", help="only tickets with this status (new, open, …)")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=_tickets_list)
+    show = which.add_parser("show", help="one ticket with its messages")
+    show.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.set_defaults(handler=_tickets_show)
+    return parser
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
+    return moment
+
+
+def _run(config: Config, args: argparse.Namespace) -> int:
+    with Store.open(config.store.path) as store:
+        service = Service(config, store, SystemClock())
+
+        def stop(signum: int, _frame: object) -> None:
+            log.info("%s: finishing the current batch, then stopping", signal.Signals(signum).name)
+            service.stop.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        service.run()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _once(config: Config, args: argparse.Namespace) -> int:
+    clock: Clock = FixedClock(args.now) if args.now else SystemClock()
+    with Store.open(config.store.path) as store:
+        service = Service(config, store, clock)
+        try:
+            report = service.cycle()
+        finally:
+            service.close()
+    out = report.outbox
+    print(
+        f"taken in: {report.taken_in}; sent: {out.sent}, deferred: {out.deferred}, "
+        f"failed: {out.failed}"
+    )
+    if report.intake_error:
+        print(f"maild: intake failed: {report.intake_error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _check(config: Config, args: argparse.Namespace) -> int:
+    from maild.health import run_checks
+
+    failures = 0
+    for name, problem in run_checks(config):
+        print(f"{name}: {'ok' if problem is None else problem}")
+        failures += problem is not None
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _tickets_list(config: Config, args: argparse.Namespace) -> int:
+    with Store.open(config.store.path, readonly=True) as store:
+        tickets = [_ticket_summary(t) for t in store.tickets(status=args.status)]
+    if args.json:
+        print(json.dumps(tickets, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not tickets:
+        print("no tickets")
+        return EXIT_OK
+    print(
+        f"{'ID':<10} {'STATUS':<9} {'PRIORITY':<9} {'MSGS':>4}  {'UPDATED':<20} CUSTOMER / SUBJECT"
+    )
+    for t in tickets:
+        print(
+            f"{t['id']:<10} {t['status']:<9} {t['priority']:<9} {t['message_count']:>4}  "
+            f"{t['updated_at']:<20} {t['customer']}  {t['subject']}"
+        )
+    return EXIT_OK
+
+
+def _tickets_show(config: Config, args: argparse.Namespace) -> int:
+    numbers = ticket_numbers_in(f"[{args.ticket.lstrip('#')}]", config.support.ticket_prefix)
+    number = numbers[0] if numbers else int(args.ticket) if args.ticket.isdigit() else None
+    with Store.open(config.store.path, readonly=True) as store:
+        ticket = store.ticket(number) if number is not None else None
+        if ticket is None:
+            print(f"maild: no ticket {args.ticket}", file=sys.stderr)
+            return EXIT_FAILED
+        messages = sorted(store.messages(number), key=lambda m: m["received_at"])
+    shown = _ticket_detail(ticket, messages)
+    if args.json:
+        print(json.dumps(shown, ensure_ascii=False, indent=2))
+    else:
+        _print_ticket(shown)
+    return EXIT_OK
+
+
+def _ticket_summary(ticket: dict[str, Any]) -> dict[str, Any]:
+    """The JSON contract of `tickets list`: fields may be added, never renamed."""
+    return {
+        "id": ticket["id"],
+        "status": ticket["status"],
+        "priority": ticket["priority"],
+        "category": ticket["category"],
+        "customer": ticket["customer"],
+        "customer_name": ticket.get("customer_name", ""),
+        "subject": ticket["subject"],
+        "language": ticket.get("language"),
+        "created_at": ticket["created_at"],
+        "updated_at": ticket["updated_at"],
+        "message_count": ticket["message_count"],
+    }
+
+
+def _ticket_detail(ticket: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    shown = _ticket_summary(ticket)
+    shown["messages"] = [
+        {
+            "direction": m["direction"],
+            "kind": m["kind"],
+            "from": m["from"],
+            "to": m["to"],
+            "subject": m["subject"],
+            "date": m.get("date") or m["received_at"],
+            "received_at": m["received_at"],
+            "message_id": m["message_id"],
+            "text": m["text"],
+            "attachments": [_attachment(a) for a in m.get("attachments", [])],
+        }
+        for m in messages
+    ]
+    shown["attachments"] = [a for m in shown["messages"] for a in m["attachments"]]
+    return shown
+
+
+def _attachment(stored: dict[str, Any]) -> dict[str, Any]:
+    return {k: stored[k] for k in ("filename", "size", "content_type")}
+
+
+def _print_ticket(t: dict[str, Any]) -> None:
+    print(f"{t['id']}  {t['subject']}")
+    print(f"  status {t['status']}, priority {t['priority']}, category {t['category']}")
+    name = t["customer_name"]
+    print(f"  customer {name} <{t['customer']}>" if name else f"  customer {t['customer']}")
+    print(f"  opened {t['created_at']}, updated {t['updated_at']}")
+    for m in t["messages"]:
+        arrow = "←" if m["direction"] == "in" else "→"
+        print(f"\n{arrow} {m['date']}  {m['kind']}  {m['from']} → {', '.join(m['to'])}")
+        print(f"  {m['subject']}")
+        for a in m["attachments"]:
+            print(f"  [attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+        for line in m["text"].strip().splitlines()[:40]:
+            print(f"  | {line}")

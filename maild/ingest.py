@@ -1,0 +1,252 @@
+"""Taking one raw message into the store: parse, dedupe, filter, thread, ticket, acknowledge.
+
+Runs inside a store batch; the caller commits the batch before it tells the source (IMAP, the
+spool) that the message is done. Nothing here sends mail: acknowledgements go to the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from maild.clock import iso
+from maild.config import Config
+from maild.intake.filters import automatic_reason
+from maild.intake.parse import ParsedMessage, ParseError, parse_message
+from maild.language import detect_language
+from maild.notify.compose import compose_acknowledgement
+from maild.notify.outbox import queue_mail
+from maild.priority import DEFAULT_PRIORITY, FIRST_RESPONSE_HOURS
+from maild.store import Store
+from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
+
+log = logging.getLogger("maild.ingest")
+
+MAX_STORED_TEXT = 200_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message, for logs, the CLI and tests."""
+
+    result: str  # "created", "added", "duplicate", "filtered" or "quarantined"
+    message_id: str | None = None
+    ticket: int | None = None
+    reason: str = ""
+    acknowledged: bool = False
+
+
+def ingest(store: Store, raw: bytes, *, config: Config, now: datetime, source: str) -> Outcome:
+    """Take one message in; never raises for anything the message contains."""
+    try:
+        msg = parse_message(raw, max_bytes=config.limits.message_bytes)
+    except ParseError as e:
+        return quarantine(store, raw, reason=str(e), source=source, now=now)
+    if store.has_message(msg.message_id):
+        log.info("duplicate %s from %s ignored", msg.message_id, source)
+        return Outcome("duplicate", msg.message_id, store.ticket_of_message(msg.message_id))
+    if not msg.from_addr:
+        return quarantine(store, raw, reason="no sender address", source=source, now=now)
+
+    prefix = config.support.ticket_prefix
+    match = find_ticket(
+        msg.subject,
+        msg.in_reply_to,
+        msg.references,
+        prefix=prefix,
+        ticket_exists=lambda n: store.ticket(n) is not None,
+        ticket_of_message=store.ticket_of_message,
+    )
+    automatic = _automatic(msg, config)
+    if match.ticket is None and automatic:
+        _store_message(store, msg, raw, ticket=None, kind="automatic", now=now, note=automatic)
+        log.info("filtered %s from %s: %s", msg.message_id, msg.from_addr, automatic)
+        return Outcome("filtered", msg.message_id, None, automatic)
+    if match.ticket is None:
+        return _open_ticket(store, msg, raw, config=config, now=now)
+
+    kind = "automatic" if automatic else "customer"
+    _store_message(store, msg, raw, ticket=match.ticket, kind=kind, now=now, note=automatic)
+    ticket = store.ticket(match.ticket)
+    assert ticket is not None
+    store.update_ticket(
+        match.ticket,
+        {"updated_at": iso(now), "message_count": ticket["message_count"] + 1},
+    )
+    log.info(
+        "%s %s from %s added to %s (by %s)",
+        kind,
+        msg.message_id,
+        msg.from_addr,
+        ticket["id"],
+        match.how,
+    )
+    return Outcome("added", msg.message_id, match.ticket, automatic or "")
+
+
+def ingest_batch(
+    store: Store, items: list[tuple[bytes, str]], *, config: Config, now: datetime
+) -> list[Outcome]:
+    """Take in (raw, source) pairs as one commit."""
+    with store.batch():
+        return ingest_all(store, items, config=config, now=now)
+
+
+def ingest_all(
+    store: Store, items: list[tuple[bytes, str]], *, config: Config, now: datetime
+) -> list[Outcome]:
+    """Take in (raw, source) pairs, uncommitted; a bug on one message quarantines only it."""
+    return [ingest_guarded(store, raw, config=config, now=now, source=s) for raw, s in items]
+
+
+def ingest_guarded(
+    store: Store, raw: bytes, *, config: Config, now: datetime, source: str
+) -> Outcome:
+    try:
+        return ingest(store, raw, config=config, now=now, source=source)
+    except Exception as e:
+        log.exception("internal error on a message from %s", source)
+        return quarantine(
+            store, raw, reason=f"internal error: {type(e).__name__}: {e}", source=source, now=now
+        )
+
+
+def quarantine(
+    store: Store, raw: bytes | None, *, reason: str, source: str, now: datetime, size: int = 0
+) -> Outcome:
+    """Keep mail maild cannot take in, with the reason, for an operator to inspect."""
+    record = {"reason": reason, "source": source, "received_at": iso(now)}
+    qid = store.put_quarantined(raw, {**record, "size": len(raw) if raw is not None else size})
+    log.warning("quarantined %s from %s: %s", qid, source, reason)
+    return Outcome("quarantined", None, None, reason)
+
+
+def _automatic(msg: ParsedMessage, config: Config) -> str | None:
+    """Why a message must not be answered: a robot wrote it, or it is maild's own mail."""
+    if msg.from_addr == config.support.address or "x-maild-ticket" in msg.headers:
+        return "maild's own mail"
+    return automatic_reason(msg)
+
+
+def _open_ticket(
+    store: Store, msg: ParsedMessage, raw: bytes, *, config: Config, now: datetime
+) -> Outcome:
+    support = config.support
+    number = store.allocate_ticket_number()
+    tid = ticket_id(support.ticket_prefix, number)
+    language = detect_language(msg.subject, msg.text, fallback=support.language)
+    subject = clean_subject(msg.subject, support.ticket_prefix) or _no_subject(language)
+    store.add_ticket(
+        {
+            "number": number,
+            "id": tid,
+            "status": "new",
+            "priority": DEFAULT_PRIORITY,
+            "category": "general",
+            "customer": msg.from_addr,
+            "customer_name": msg.from_name,
+            "subject": subject,
+            "language": language,
+            "created_at": iso(now),
+            "updated_at": iso(now),
+            "message_count": 1,
+        }
+    )
+    _store_message(store, msg, raw, ticket=number, kind="customer", now=now, note=None)
+    acknowledged = _acknowledge(store, msg, config=config, number=number, now=now, lang=language)
+    log.info(
+        "ticket %s opened from %s (%s)%s",
+        tid,
+        msg.from_addr,
+        msg.message_id,
+        ", acknowledgement queued" if acknowledged else ", not acknowledged",
+    )
+    return Outcome("created", msg.message_id, number, acknowledged=acknowledged)
+
+
+def _acknowledge(
+    store: Store, msg: ParsedMessage, *, config: Config, number: int, now: datetime, lang: str
+) -> bool:
+    """Queue the acknowledgement unless this sender already had its hourly share of robots."""
+    limit = config.limits.auto_replies_per_hour
+    if store.auto_replies_since(msg.from_addr, now - timedelta(hours=1)) >= limit:
+        log.warning("no acknowledgement to %s: %d automatic mails this hour", msg.from_addr, limit)
+        return False
+    support = config.support
+    ticket = store.ticket(number)
+    assert ticket is not None
+    mail = compose_acknowledgement(
+        support=support,
+        language=lang,
+        ticket_id=ticket["id"],
+        token=ticket_token(support.ticket_prefix, number),
+        priority=ticket["priority"],
+        first_response_hours=FIRST_RESPONSE_HOURS[ticket["priority"]],
+        customer=msg.from_addr,
+        customer_name=msg.from_name,
+        subject=ticket["subject"],
+        text=msg.text,
+        in_reply_to=msg.message_id,
+        references=msg.references,
+        now=now,
+    )
+    queue_mail(
+        store,
+        mail,
+        envelope_from=support.address,
+        ticket=number,
+        kind="ack",
+        automatic=True,
+        now=now,
+    )
+    return True
+
+
+def _store_message(
+    store: Store,
+    msg: ParsedMessage,
+    raw: bytes,
+    *,
+    ticket: int | None,
+    kind: str,
+    now: datetime,
+    note: str | None,
+) -> None:
+    attachments: list[dict[str, Any]] = [
+        {
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": len(a.payload),
+            "stored_as": store.put_attachment(a.payload),
+        }
+        for a in msg.attachments
+    ]
+    store.add_message(
+        {
+            "message_id": msg.message_id,
+            "ticket": ticket,
+            "direction": "in",
+            "kind": kind,
+            "automatic": note,
+            "from": msg.from_addr,
+            "from_name": msg.from_name,
+            "to": list(msg.to),
+            "cc": list(msg.cc),
+            "subject": msg.subject,
+            "date": iso(msg.date) if msg.date else None,
+            "received_at": iso(now),
+            "in_reply_to": list(msg.in_reply_to),
+            "references": list(msg.references),
+            "text": msg.text[:MAX_STORED_TEXT],
+            "attachments": attachments,
+            "raw": store.put_raw(raw),
+            "synthetic_id": msg.synthetic_id,
+            "notes": list(msg.notes),
+        }
+    )
+
+
+def _no_subject(language: str) -> str:
+    return "（无主题）" if language == "zh" else "(no subject)"

@@ -1,0 +1,1 @@
+"""Getting mail in: IMAP, the LMTP/SMTP listener, parsing and loop filters."""

@@ -1,0 +1,156 @@
+"""Taking mail in from an IMAP mailbox: fetch in batches, commit, then move.
+
+The order is what keeps mail safe: a batch is committed (tickets, last UID and the moves still
+to do) before any message leaves the inbox, and moves a crash interrupted are finished on the
+next connection. UIDVALIDITY changes drop the UID state; Message-ID dedupe covers the replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from maild.clock import Clock
+from maild.config import Config, ImapConfig
+from maild.ingest import ingest_guarded, quarantine
+from maild.intake.imap import FetchedMessage, ImapError, ImapSource
+from maild.store import Store
+
+log = logging.getLogger("maild.mailbox")
+
+_LONGEST_BACKOFF = 300.0
+
+
+class MailboxIntake:
+    """Drains one IMAP folder into the store; reconnects with back-off after any failure."""
+
+    def __init__(self, config: Config, store: Store, clock: Clock, stop: threading.Event) -> None:
+        assert config.imap is not None
+        self.config = config
+        self.imap: ImapConfig = config.imap
+        self.store = store
+        self.clock = clock
+        self.stop = stop
+        self.last_error: str | None = None
+        self._source: ImapSource | None = None
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self._state_key = f"imap:{self.imap.username}@{self.imap.host}/{self.imap.folder}"
+
+    def drain(self) -> int:
+        """Take in everything waiting; returns how many messages were handled."""
+        if time.monotonic() < self._retry_at:
+            return 0
+        try:
+            handled = self._drain()
+        except ImapError as e:
+            self._failed(e)
+            return 0
+        self.last_error = None
+        self._backoff = 0.0
+        return handled
+
+    def wait(self, seconds: float) -> bool:
+        """Block until new mail may be waiting (IMAP IDLE or a poll interval), or stop."""
+        if self._source is None:
+            pause = max(0.0, min(seconds, self._retry_at - time.monotonic()))
+            self.stop.wait(pause)
+            return not self.stop.is_set()
+        try:
+            return self._source.wait_for_mail(seconds, self.stop)
+        except ImapError as e:
+            self._failed(e)
+            return False
+
+    def close(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def _failed(self, error: ImapError) -> None:
+        self.close()
+        self._backoff = min(max(self._backoff * 2, 1.0), _LONGEST_BACKOFF)
+        self._retry_at = time.monotonic() + self._backoff
+        self.last_error = str(error)
+        log.warning("IMAP %s: %s; retrying in %.0f s", self.imap.host, error, self._backoff)
+
+    def _connect(self) -> tuple[ImapSource, int]:
+        source = ImapSource(self.imap, max_bytes=self.config.limits.message_bytes)
+        uidvalidity = source.connect()
+        self._source = source
+        log.info("IMAP connected to %s as %s", self.imap.host, self.imap.username)
+        return source, uidvalidity
+
+    def _drain(self) -> int:
+        if self._source is None:
+            self._source, self._uidvalidity = self._connect()
+        source = self._source
+        state = self._load_state(self._uidvalidity)
+        self._move(source, state)
+        new = [uid for uid in source.uids() if uid > state["last_uid"]]
+        handled = 0
+        for batch in source.fetch(new):
+            self._take_batch(batch, state)
+            self._move(source, state)
+            handled += len(batch)
+            if self.stop.is_set():
+                break
+        if self.store.uncommitted:
+            self.store.commit()
+        return handled
+
+    def _load_state(self, uidvalidity: int) -> dict[str, Any]:
+        state = self.store.state(self._state_key)
+        if state is None or state.get("uidvalidity") != uidvalidity:
+            if state is not None:
+                log.warning("UIDVALIDITY of %s changed; re-reading the folder", self.imap.folder)
+            state = {"uidvalidity": uidvalidity, "last_uid": 0, "moves": {}}
+        return state
+
+    def _take_batch(self, batch: list[FetchedMessage], state: dict[str, Any]) -> None:
+        """One commit: the batch's tickets, its last UID and the moves that are to follow."""
+        now = self.clock.now()
+        moves: dict[str, list[int]] = defaultdict(list, state["moves"])
+        with self.store.batch():
+            for message in batch:
+                destination = self._take(message, now)
+                if destination:
+                    moves[destination].append(message.uid)
+            state["last_uid"] = max([state["last_uid"], *(m.uid for m in batch)])
+            state["moves"] = dict(moves)
+            self.store.set_state(self._state_key, state)
+
+    def _take(self, message: FetchedMessage, now: datetime) -> str | None:
+        """Ingest one fetched message; returns the folder it should move to, if any."""
+        source = f"imap:{self.imap.folder}/{message.uid}"
+        if message.raw is not None:
+            outcome = ingest_guarded(
+                self.store, message.raw, config=self.config, now=now, source=source
+            )
+            if outcome.result == "quarantined":
+                return self.imap.quarantine_folder
+            return self.imap.processed_folder
+        limit = self.config.limits.message_bytes
+        if message.size > limit:
+            reason = f"message is {message.size} bytes, over the limit of {limit}"
+            quarantine(self.store, None, reason=reason, source=source, now=now, size=message.size)
+            return self.imap.quarantine_folder
+        return None  # expunged by someone else meanwhile: nothing to take or move
+
+    def _move(self, source: ImapSource, state: dict[str, Any]) -> None:
+        """Move what committed batches handled; the cleared list rides on the next commit.
+
+        If a crash loses that commit the moves are repeated, and moving UIDs that already left
+        the folder is a no-op in IMAP.
+        """
+        if not state["moves"]:
+            return
+        for folder, uids in state["moves"].items():
+            source.move(uids, folder)
+            log.debug("moved %d message(s) to %s", len(uids), folder)
+        state["moves"] = {}
+        self.store.set_state(self._state_key, state)

@@ -1,0 +1,123 @@
+"""The daemon's loop: take mail in, deliver the outbox, repeat; and `once` for one cycle.
+
+Jobs run from `schedule` are wrapped so one failing job is logged and retried on its next turn
+instead of escaping run_pending() and starving the others. Between jobs the loop waits on the
+intake (IMAP IDLE, or the listener's spool), so new mail is answered within seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import schedule
+
+from maild.clock import Clock
+from maild.config import Config
+from maild.intake.listener import Listener
+from maild.intake.mailbox import MailboxIntake
+from maild.intake.spool import Spool, SpoolIntake
+from maild.notify.outbox import FlushReport, flush
+from maild.notify.sender import open_transport
+from maild.store import Store
+
+log = logging.getLogger("maild.service")
+
+OUTBOX_RETRY_SECONDS = 15
+LONGEST_WAIT_SECONDS = 30.0
+
+
+class Intake(Protocol):
+    last_error: str | None
+
+    def drain(self) -> int: ...
+
+    def wait(self, seconds: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class CycleReport:
+    taken_in: int
+    outbox: FlushReport
+    intake_error: str | None
+
+
+class Service:
+    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.stop = threading.Event()
+        self.listener: Listener | None = None
+        self.intake: Intake = self._make_intake()
+
+    def _make_intake(self) -> Intake:
+        if self.config.intake.mode == "imap":
+            return MailboxIntake(self.config, self.store, self.clock, self.stop)
+        spool = Spool(self.store.root)
+        return SpoolIntake(self.config, self.store, self.clock, spool, self.stop)
+
+    def start_listener(self) -> None:
+        """Start the LMTP/SMTP listener (listener modes only); the MTA may deliver from now on."""
+        if not isinstance(self.intake, SpoolIntake) or self.listener is not None:
+            return
+        intake = self.config.intake
+        self.listener = Listener(
+            self.intake.spool,
+            host=intake.listen_host,
+            port=intake.listen_port,
+            lmtp=intake.mode == "lmtp",
+            max_bytes=self.config.limits.message_bytes,
+        )
+        self.listener.start()
+        log.info(
+            "%s listener on %s:%d", intake.mode.upper(), intake.listen_host, intake.listen_port
+        )
+
+    def cycle(self) -> CycleReport:
+        """One full cycle: everything waiting is taken in, everything due is delivered."""
+        taken_in = self.intake.drain()
+        return CycleReport(taken_in, self.flush_outbox(), self.intake.last_error)
+
+    def flush_outbox(self) -> FlushReport:
+        return flush(self.store, open_transport(self.config.smtp), self.clock.now())
+
+    def run(self) -> None:
+        """Run until stop is set (SIGTERM): the current batch finishes, then we return."""
+        self.start_listener()
+        scheduler = schedule.Scheduler()
+        scheduler.every(OUTBOX_RETRY_SECONDS).seconds.do(_guarded("outbox", self.flush_outbox))
+        poll = self.config.imap.poll_seconds if self.config.imap else LONGEST_WAIT_SECONDS
+        scheduler.every(poll).seconds.do(_guarded("intake", self.cycle))
+        _guarded("intake", self.cycle)()
+        try:
+            while not self.stop.is_set():
+                scheduler.run_pending()
+                pause = min(max(scheduler.idle_seconds or 0.0, 0.0), LONGEST_WAIT_SECONDS)
+                if self.intake.wait(pause) and not self.stop.is_set():
+                    _guarded("intake", self.cycle)()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+        self.intake.close()
+
+
+def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
+    """A job that logs its failure instead of breaking the scheduler."""
+
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("job %s failed; it runs again at its next turn", name)
+
+    return run
