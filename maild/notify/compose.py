@@ -130,8 +130,8 @@ def compose(
     msg["Auto-Submitted"] = auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
     msg["X-Maild-Ticket"] = ticket_id
+    msg.set_content(body, charset="utf-8")  # replaces Content-* headers: set them after
     msg["Content-Language"] = "zh-CN" if language == "zh" else "en"
-    msg.set_content(body, charset="utf-8")
     return ComposedMail(message_id, (to,), msg["Subject"], body, msg.as_bytes())
 
 

@@ -1,0 +1,94 @@
+"""Composing maild's mail: language, threading headers, loop protection, header safety."""
+
+import email
+import email.policy
+from datetime import UTC, datetime
+
+import pytest
+
+from maild.config import SupportConfig
+from maild.notify.compose import compose_acknowledgement, one_line
+
+SUPPORT = SupportConfig(address="support@maild.test", name="客服中心 Support")
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+def ack(language: str = "en", **overrides: object):
+    values: dict = {
+        "support": SUPPORT,
+        "language": language,
+        "ticket_id": "MD-1042",
+        "token": "[#MD-1042]",
+        "priority": "general",
+        "first_response_hours": 8,
+        "customer": "wang@example.cn",
+        "customer_name": "王伟",
+        "subject": "系统崩溃",
+        "text": "今天系统崩溃了\n> old quoted text",
+        "in_reply_to": "<c2@example.cn>",
+        "references": ["<c1@example.cn>"],
+        "now": NOW,
+    }
+    mail = compose_acknowledgement(**{**values, **overrides})
+    return mail, email.message_from_bytes(mail.raw, policy=email.policy.default)
+
+
+def test_ack_headers_thread_and_protect_against_loops() -> None:
+    mail, parsed = ack()
+    assert parsed["Message-ID"] == mail.message_id
+    assert mail.message_id.endswith("@maild.test>")
+    assert parsed["In-Reply-To"] == "<c2@example.cn>"
+    assert parsed["References"].split() == ["<c1@example.cn>", "<c2@example.cn>"]
+    assert parsed["Auto-Submitted"] == "auto-replied"
+    assert parsed["X-Auto-Response-Suppress"] == "All"
+    assert parsed["To"] == "wang@example.cn"
+    assert parsed["From"].addresses[0].addr_spec == "support@maild.test"
+    assert parsed["From"].addresses[0].display_name == "客服中心 Support"
+    assert "[#MD-1042]" in parsed["Subject"]
+
+
+def test_chinese_ack() -> None:
+    mail, parsed = ack("zh")
+    assert parsed["Subject"].strip() == "[#MD-1042] 我们已收到您的问题：系统崩溃"
+    body = parsed.get_body().get_content()
+    assert "工单 MD-1042" in body and "8 小时内" in body and "一般" in body
+    assert "> 今天系统崩溃了" in body and "old quoted text" not in body
+    assert parsed["Content-Language"] == "zh-CN"
+
+
+def test_english_ack() -> None:
+    _, parsed = ack("en", subject="Payment failed", customer_name="")
+    body = parsed.get_body().get_content()
+    assert parsed["Subject"].strip() == "[#MD-1042] We have received your request: Payment failed"
+    assert "ticket MD-1042" in body and "within 8 hours" in body
+    assert body.startswith("Hello,")
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "hello\r\nBcc: victim@example.com",
+        "hello\nBcc: victim@example.com",
+        "hello\rBcc: victim@example.com",
+        "hello\u2028Bcc: victim@example.com",
+        "hello\x00\x1b[31m",
+    ],
+)
+def test_hostile_subject_and_name_never_become_headers(hostile: str) -> None:
+    mail, parsed = ack(subject=hostile, customer_name=hostile)
+    assert parsed["Bcc"] is None
+    header_block = mail.raw.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in header_block.split(b"\r\n"))
+    assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
+
+
+def test_references_are_bounded() -> None:
+    refs = [f"<r{i}@x>" for i in range(100)]
+    _, parsed = ack(references=refs)
+    chain = parsed["References"].split()
+    assert len(chain) == 20 and chain[0] == "<r0@x>" and chain[-1] == "<c2@example.cn>"
+
+
+def test_one_line_truncates() -> None:
+    assert one_line("a\r\nb\tc") == "a b c"
+    assert len(one_line("x" * 500, 50)) == 50

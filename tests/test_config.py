@@ -1,0 +1,124 @@
+"""Config validation: every problem is reported with its key and a fix."""
+
+from pathlib import Path
+
+import pytest
+
+from maild.config import ConfigError, config_path, load_config, parse_config
+
+MINIMAL = {
+    "support": {"address": "support@example.com"},
+    "store": {"path": "/tmp/maild-test"},
+    "intake": {"mode": "smtp", "listen": "127.0.0.1:2525"},
+    "smtp": {"host": "localhost"},
+}
+
+
+def problems(data: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data)
+    return caught.value.problems
+
+
+def test_minimal_config_has_charter_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.support.ticket_prefix == "MD"
+    assert config.support.language == "en"
+    assert config.smtp.tls == "starttls" and config.smtp.port == 587
+    assert config.limits.message_bytes == 25 * 2**20
+    assert config.imap is None
+
+
+def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILD_IMAP_PASSWORD", "secret")
+    monkeypatch.setenv("MAILD_SMTP_PASSWORD", "secret")
+    config = load_config(Path(__file__).parent.parent / "config.example.toml")
+    assert config.imap is not None and config.imap.password == "secret"
+    assert config.intake.mode == "imap"
+
+
+def test_every_problem_named_by_key() -> None:
+    found = problems(
+        {
+            "support": {"address": "not-an-address", "language": "fr", "ticket_prefix": "M-D"},
+            "store": {},
+            "intake": {"mode": "pop3", "listen": "nowhere"},
+            "smtp": {"port": 70000, "tls": "yes"},
+            "limits": {"message_size": "huge"},
+        }
+    )
+    text = "\n".join(found)
+    for key in (
+        "support.address",
+        "support.language",
+        "support.ticket_prefix",
+        "store.path",
+        "intake.mode",
+        "intake.listen",
+        "smtp.port",
+        "smtp.tls",
+        "limits.message_size",
+    ):
+        assert key in text, f"{key} not reported in:\n{text}"
+
+
+def test_unknown_key_suggests_the_right_one() -> None:
+    data = {**MINIMAL, "smtp": {"hots": "x"}}
+    assert problems(data) == ["smtp.hots: unknown key; did you mean 'host'?"]
+
+
+def test_imap_section_required_in_imap_mode() -> None:
+    data = {**MINIMAL, "intake": {"mode": "imap"}}
+    assert any("[imap]" in p and "mode" in p for p in problems(data))
+
+
+def test_password_from_env_file_or_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("from-file\n")
+    monkeypatch.setenv("PW", "from-env")
+    base = {"host": "imap.example.com", "username": "u"}
+    for given, expected in (
+        ({"password": "plain"}, "plain"),
+        ({"password_file": str(secret_file)}, "from-file"),
+        ({"password_env": "PW"}, "from-env"),
+    ):
+        config = parse_config({**MINIMAL, "imap": {**base, **given}})
+        assert config.imap is not None and config.imap.password == expected
+        assert expected not in repr(config)
+
+
+def test_password_problems() -> None:
+    base = {"host": "imap.example.com", "username": "u"}
+    both = problems({**MINIMAL, "imap": {**base, "password": "a", "password_env": "B"}})
+    assert any("set only one" in p for p in both)
+    missing = problems({**MINIMAL, "imap": {**base, "password_env": "NOT_SET_ANYWHERE_42"}})
+    assert missing == ["imap.password_env: environment variable NOT_SET_ANYWHERE_42 is not set"]
+    none = problems({**MINIMAL, "imap": base})
+    assert any(p.startswith("imap.password:") for p in none)
+
+
+def test_folder_transport_needs_folder() -> None:
+    assert any("smtp.folder" in p for p in problems({**MINIMAL, "smtp": {"transport": "folder"}}))
+
+
+def test_sizes() -> None:
+    for text, expected in (("10MB", 10**7), ("1MiB", 2**20), ("512", 512), (2048, 2048)):
+        config = parse_config({**MINIMAL, "limits": {"message_size": text}})
+        assert config.limits.message_bytes == expected
+
+
+def test_missing_and_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="copy config.example.toml"):
+        load_config(tmp_path / "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[support\naddress=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(broken)
+
+
+def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILD_CONFIG", raising=False)
+    assert config_path(None) == Path("/etc/maild/maild.toml")
+    monkeypatch.setenv("MAILD_CONFIG", "/srv/m.toml")
+    assert config_path(None) == Path("/srv/m.toml")
+    assert config_path("/x.toml") == Path("/x.toml")

@@ -1,0 +1,150 @@
+"""The outbox against a real SMTP server: delivery, retries, refusals, TLS and AUTH."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from maild.config import SmtpConfig, SupportConfig
+from maild.notify.compose import compose
+from maild.notify.outbox import flush, queue_mail, retry_delay
+from maild.notify.sender import SmtpTransport
+from maild.store import Store
+from tests.servers.dovecot import free_port
+from tests.servers.smtp_capture import SmtpCapture
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+SUPPORT = SupportConfig(address="support@maild.test", name="Support")
+
+
+def queue(store: Store, to: str = "customer@example.com", now: datetime = NOW) -> str:
+    mail = compose(
+        support=SUPPORT,
+        to=to,
+        subject="[#MD-1] hello",
+        body="你好",
+        language="zh",
+        ticket_id="MD-1",
+        in_reply_to="<c@example.com>",
+        references=[],
+        auto_submitted="auto-replied",
+        now=now,
+    )
+    queue_mail(
+        store, mail, envelope_from=SUPPORT.address, ticket=1, kind="ack", automatic=True, now=now
+    )
+    store.commit()
+    return mail.message_id
+
+
+def smtp_config(server: SmtpCapture, **overrides: object) -> SmtpConfig:
+    values: dict = {"host": server.host, "port": server.port, "tls": "none", "timeout": 5.0}
+    return SmtpConfig(**{**values, **overrides})
+
+
+def test_delivered_once_and_marked_sent(tmp_path: Path, smtp_server: SmtpCapture) -> None:
+    with Store.open(tmp_path) as store:
+        message_id = queue(store)
+        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW)
+        assert (report.sent, report.deferred, report.failed) == (1, 0, 0)
+        assert flush(store, SmtpTransport(smtp_config(smtp_server)), NOW).sent == 0
+    [captured] = smtp_server.messages
+    assert captured.mail_from == "support@maild.test"
+    assert captured.rcpt_tos == ["customer@example.com"]
+    assert email.message_from_bytes(captured.raw)["Message-ID"] == message_id
+    with Store.open(tmp_path) as store:  # the journal made "sent" durable without a commit
+        [mail] = store.outgoing()
+        assert (mail["status"], mail["attempts"], mail["sent_at"]) == ("sent", 1, NOW.isoformat())
+
+
+def test_temporary_refusal_retries_with_the_same_message_id(
+    tmp_path: Path, smtp_server: SmtpCapture
+) -> None:
+    smtp_server.refuse_next("451 4.3.0 greylisted, try later")
+    with Store.open(tmp_path) as store:
+        message_id = queue(store)
+        transport = SmtpTransport(smtp_config(smtp_server))
+        assert flush(store, transport, NOW).deferred == 1
+        [mail] = store.outgoing()
+        assert mail["next_attempt_at"] == (NOW + retry_delay(1)).isoformat()
+        assert "451" in mail["last_error"]
+        assert flush(store, transport, NOW + timedelta(seconds=30)).sent == 0  # not due yet
+        assert flush(store, transport, NOW + timedelta(minutes=2)).sent == 1
+    [captured] = smtp_server.messages
+    assert email.message_from_bytes(captured.raw)["Message-ID"] == message_id
+
+
+def test_permanent_refusal_fails_the_mail(tmp_path: Path, smtp_server: SmtpCapture) -> None:
+    smtp_server.refuse_next("550 5.1.1 no such user")
+    with Store.open(tmp_path) as store:
+        queue(store)
+        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW)
+        assert report.failed == 1
+        assert store.outgoing()[0]["status"] == "failed"
+
+
+def test_unreachable_server_defers_and_stops_the_round(tmp_path: Path) -> None:
+    config = SmtpConfig(host="127.0.0.1", port=free_port(), tls="none", timeout=2.0)
+    with Store.open(tmp_path) as store:
+        for i in range(3):
+            queue(store, to=f"c{i}@example.com")
+        report = flush(store, SmtpTransport(config), NOW)
+        assert (report.sent, report.deferred) == (0, 1)
+        assert sorted(m["attempts"] for m in store.outgoing()) == [0, 0, 1]
+        assert "cannot reach" in next(m for m in store.outgoing() if m["attempts"])["last_error"]
+
+
+def test_gives_up_after_two_days(tmp_path: Path) -> None:
+    config = SmtpConfig(host="127.0.0.1", port=free_port(), tls="none", timeout=2.0)
+    with Store.open(tmp_path) as store:
+        queue(store)
+        assert flush(store, SmtpTransport(config), NOW + timedelta(days=2)).failed == 1
+
+
+def test_retry_delay_grows_to_an_hour() -> None:
+    assert [retry_delay(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert retry_delay(30) == timedelta(hours=1)
+
+
+def test_starttls_with_auth_and_verified_certificate(
+    tmp_path: Path, server_cert: tuple[Path, Path], dovecot_ca: Path
+) -> None:
+    with SmtpCapture(port=free_port(), cert=server_cert, login=("maild", "s3cret")) as server:
+        config = smtp_config(
+            server, tls="starttls", ca_file=dovecot_ca, username="maild", password="s3cret"
+        )
+        with Store.open(tmp_path) as store:
+            queue(store)
+            assert flush(store, SmtpTransport(config), NOW).sent == 1
+        assert len(server.messages) == 1
+
+
+def test_implicit_tls(tmp_path: Path, server_cert: tuple[Path, Path], dovecot_ca: Path) -> None:
+    with SmtpCapture(port=free_port(), cert=server_cert, implicit_tls=True) as server:
+        config = smtp_config(server, tls="ssl", ca_file=dovecot_ca)
+        with Store.open(tmp_path) as store:
+            queue(store)
+            assert flush(store, SmtpTransport(config), NOW).sent == 1
+        assert len(server.messages) == 1
+
+
+@pytest.mark.parametrize("problem", ["untrusted certificate", "wrong password"])
+def test_tls_and_auth_failures_defer(
+    tmp_path: Path, server_cert: tuple[Path, Path], dovecot_ca: Path, problem: str
+) -> None:
+    with SmtpCapture(port=free_port(), cert=server_cert, login=("maild", "s3cret")) as server:
+        ca = None if problem == "untrusted certificate" else dovecot_ca
+        password = "wrong" if problem == "wrong password" else "s3cret"
+        config = smtp_config(
+            server, tls="starttls", ca_file=ca, username="maild", password=password
+        )
+        with Store.open(tmp_path) as store:
+            queue(store)
+            assert flush(store, SmtpTransport(config), NOW).deferred == 1
+            error = store.outgoing()[0]["last_error"]
+        assert ("certificate" in error) if ca is None else ("login refused" in error)
+        assert server.messages == []

@@ -1,0 +1,190 @@
+"""The store: atomic commits, rollback, the lock, the delivery journal, crash safety."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from maild.store import Store, StoreError, StoreLocked
+
+
+def ticket(number: int, **fields: object) -> dict:
+    return {"number": number, "id": f"MD-{number}", "status": "new", **fields}
+
+
+def test_commit_survives_reopen(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        number = store.allocate_ticket_number()
+        store.add_ticket(ticket(number, subject="系统崩溃"))
+        store.add_message({"message_id": "<a@x>", "ticket": number, "text": "你好"})
+        store.commit()
+    with Store.open(tmp_path) as store:
+        assert store.ticket(number)["subject"] == "系统崩溃"
+        assert store.ticket_of_message("<a@x>") == number
+        assert store.allocate_ticket_number() == number + 1
+    assert "系统崩溃" in (tmp_path / "db.json").read_text(encoding="utf-8")
+
+
+def test_uncommitted_changes_are_lost_on_reopen(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_ticket(ticket(1))
+        assert store.uncommitted
+    with Store.open(tmp_path) as store:
+        assert store.ticket(1) is None
+
+
+def test_batch_rolls_back_on_error(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_ticket(ticket(1))
+        store.commit()
+        with pytest.raises(RuntimeError), store.batch():
+            store.update_ticket(1, {"status": "open"})
+            store.add_message({"message_id": "<m@x>", "ticket": 1})
+            raise RuntimeError("boom")
+        assert store.ticket(1)["status"] == "new"
+        assert not store.has_message("<m@x>")
+
+
+def test_staged_reads_and_updates_before_commit(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_ticket(ticket(1))
+        store.update_ticket(1, {"status": "open"})
+        assert store.ticket(1)["status"] == "open"
+        store.commit()
+        store.update_ticket(1, {"priority": "urgent"})
+        assert store.ticket(1) == {**ticket(1), "status": "open", "priority": "urgent"}
+        assert [t["priority"] for t in store.tickets()] == ["urgent"]
+        assert store.tickets(status="closed") == []
+
+
+def test_duplicates_are_refused(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_message({"message_id": "<a@x>", "ticket": None})
+        with pytest.raises(StoreError):
+            store.add_message({"message_id": "<a@x>", "ticket": None})
+        store.add_ticket(ticket(1))
+        with pytest.raises(StoreError):
+            store.add_ticket(ticket(1))
+        with pytest.raises(StoreError):
+            store.update_ticket(2, {"status": "x"})
+
+
+def test_second_writer_refused_reader_allowed(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_ticket(ticket(1))
+        store.commit()
+        with pytest.raises(StoreLocked, match=rf"pid {os.getpid()}"):
+            Store.open(tmp_path)
+        reader = Store.open(tmp_path, readonly=True)
+        assert reader.ticket(1) is not None
+        with pytest.raises(StoreError):
+            reader.commit()
+    Store.open(tmp_path).close()  # the lock is released with the store
+
+
+def test_readonly_needs_existing_data(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no maild data"):
+        Store.open(tmp_path / "nothing", readonly=True)
+
+
+def test_corrupt_database_is_reported_not_overwritten(tmp_path: Path) -> None:
+    Store.open(tmp_path).close()
+    (tmp_path / "db.json").write_text('{"tickets": {')
+    with pytest.raises(StoreError, match="not valid JSON"):
+        Store.open(tmp_path)
+    assert (tmp_path / "db.json").read_text() == '{"tickets": {'
+
+
+def test_delivery_journal_survives_without_commit(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        store.add_outgoing({"id": "m1", "status": "pending", "created_at": "2026-01-01T00:00:00"})
+        store.commit()
+        store.record_delivery("m1", {"status": "sent"})
+    with open(tmp_path / "outbox.journal", "a") as f:
+        f.write('{"id": "m1", "fie')  # a torn last line, as after a crash mid-write
+    with Store.open(tmp_path) as store:
+        assert store.outgoing()[0]["status"] == "sent"
+        store.commit()
+    assert (tmp_path / "outbox.journal").read_text() == ""
+    with Store.open(tmp_path) as store:
+        assert store.outgoing()[0]["status"] == "sent"
+
+
+def test_files_are_content_addressed_and_confined(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        ref = store.put_raw(b"Subject: x\r\n\r\nbody")
+        assert store.put_raw(b"Subject: x\r\n\r\nbody") == ref
+        assert store.read_file(ref) == b"Subject: x\r\n\r\nbody"
+        with pytest.raises(StoreError):
+            store.read_file("../../etc/passwd")
+
+
+def test_auto_reply_counting(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 11, 23, 10, tzinfo=UTC)
+    with Store.open(tmp_path) as store:
+        for i, minutes in enumerate((90, 50, 10)):
+            store.add_outgoing(
+                {
+                    "id": str(i),
+                    "automatic": True,
+                    "recipients": ["A@x.cn"],
+                    "created_at": (now - timedelta(minutes=minutes)).isoformat(),
+                }
+            )
+        assert store.auto_replies_since("a@x.cn", now - timedelta(hours=1)) == 2
+        store.commit()
+    with Store.open(tmp_path) as store:
+        assert store.auto_replies_since("a@x.cn", now - timedelta(hours=1)) == 2
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from maild.store import Store
+    store = Store.open(Path(sys.argv[1]))
+    n = store.state("counter") or 0
+    while True:
+        n += 1
+        store.set_state("counter", n)
+        store.add_message({"message_id": f"<{n}@x>", "ticket": None, "text": "x" * 2000})
+        store.commit()
+        print(n, flush=True)
+    """
+)
+
+
+def test_kill_9_never_leaves_a_torn_database(tmp_path: Path) -> None:
+    """SIGKILL at random instants: each time the last commit (or a later one) is readable."""
+    last_seen = 0
+    for round_ in range(12):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        printed = 0
+        for line in proc.stdout:
+            printed = int(line)
+            if printed >= last_seen + 5 + round_:
+                break
+        time.sleep(0.001 * round_)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        data = json.loads((tmp_path / "db.json").read_text(encoding="utf-8"))
+        with Store.open(tmp_path) as store:
+            counter = store.state("counter")
+            assert counter >= printed
+            assert store.message_count() == counter
+        assert isinstance(data, dict)
+        last_seen = counter
