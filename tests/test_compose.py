@@ -48,7 +48,7 @@ def test_ack_headers_thread_and_protect_against_loops() -> None:
 
 
 def test_chinese_ack() -> None:
-    mail, parsed = ack("zh")
+    _, parsed = ack("zh")
     assert parsed["Subject"].strip() == "[#MD-1042] 我们已收到您的问题：系统崩溃"
     body = parsed.get_body().get_content()
     assert "工单 MD-1042" in body and "8 小时内" in body and "一般" in body

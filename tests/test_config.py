@@ -108,7 +108,7 @@ def test_sizes() -> None:
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="copy config.example.toml"):
+    with pytest.raises(ConfigError, match=r"copy config\.example\.toml"):
         load_config(tmp_path / "absent.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[support\naddress=")

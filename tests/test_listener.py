@@ -56,9 +56,11 @@ def test_long_lines_are_accepted_not_refused(spool: Spool, smtp_listener: Listen
 def test_oversized_message_gets_552(spool: Spool) -> None:
     listener = start(spool, lmtp=False, max_bytes=1000)
     try:
-        with smtplib.SMTP("127.0.0.1", listener.port) as client:
-            with pytest.raises(smtplib.SMTPResponseException) as refused:
-                client.sendmail("a@example.com", ["s@maild.test"], MESSAGE + b"x" * 2000)
+        with (
+            smtplib.SMTP("127.0.0.1", listener.port) as client,
+            pytest.raises(smtplib.SMTPResponseException) as refused,
+        ):
+            client.sendmail("a@example.com", ["s@maild.test"], MESSAGE + b"x" * 2000)
         assert refused.value.smtp_code == 552
     finally:
         listener.stop()
@@ -68,9 +70,11 @@ def test_oversized_message_gets_552(spool: Spool) -> None:
 def test_storage_failure_answers_451_not_5xx(spool: Spool, smtp_listener: Listener) -> None:
     shutil.rmtree(spool.new)
     spool.new.write_text("not a directory any more")
-    with smtplib.SMTP("127.0.0.1", smtp_listener.port) as client:
-        with pytest.raises(smtplib.SMTPDataError) as refused:
-            client.sendmail("a@example.com", ["support@maild.test"], MESSAGE)
+    with (
+        smtplib.SMTP("127.0.0.1", smtp_listener.port) as client,
+        pytest.raises(smtplib.SMTPDataError) as refused,
+    ):
+        client.sendmail("a@example.com", ["support@maild.test"], MESSAGE)
     assert refused.value.smtp_code == 451
 
 
