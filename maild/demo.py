@@ -27,7 +27,7 @@ SUPPORT = "support@demo.example"
 
 def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
     root = directory or Path(tempfile.mkdtemp(prefix="maild-demo-"))
-    port = port if _port_free(port) else _free_port()
+    port = port if port and _port_free(port) else _free_port()
     outgoing = root / "outgoing"
     config = parse_config(
         {

@@ -65,8 +65,8 @@ def toml_text(data: dict[str, dict[str, Any]]) -> str:
 def config_data(tmp_path: Path) -> Callable[..., dict[str, Any]]:
     def make(
         *,
-        imap: ImapAccount | None = None,
-        smtp: SmtpCapture | None = None,
+        account: ImapAccount | None = None,
+        outgoing: SmtpCapture | None = None,
         **tables: dict[str, Any],
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -75,19 +75,24 @@ def config_data(tmp_path: Path) -> Callable[..., dict[str, Any]]:
             "intake": {"mode": "smtp", "listen": f"127.0.0.1:{free_port()}"},
             "smtp": {"transport": "folder", "folder": str(tmp_path / "outgoing")},
         }
-        if imap is not None:
+        if account is not None:
             data["intake"] = {"mode": "imap"}
             data["imap"] = {
-                "host": imap.host,
-                "port": imap.port,
+                "host": account.host,
+                "port": account.port,
                 "tls": "none",
-                "username": imap.username,
-                "password": imap.password,
+                "username": account.username,
+                "password": account.password,
                 "poll_seconds": 1,
                 "timeout": 10,
             }
-        if smtp is not None:
-            data["smtp"] = {"host": smtp.host, "port": smtp.port, "tls": "none", "timeout": 5}
+        if outgoing is not None:
+            data["smtp"] = {
+                "host": outgoing.host,
+                "port": outgoing.port,
+                "tls": "none",
+                "timeout": 5,
+            }
         for name, values in tables.items():
             data[name] = {**data.get(name, {}), **values}
         return data

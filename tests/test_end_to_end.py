@@ -86,7 +86,7 @@ def loop(
     smtp_server: SmtpCapture,
     config_file: Callable[..., Path],
 ) -> Loop:
-    return Loop(dovecot, imap_account, config_file(imap=imap_account, smtp=smtp_server))
+    return Loop(dovecot, imap_account, config_file(account=imap_account, outgoing=smtp_server))
 
 
 def test_customer_mail_becomes_ticket_and_ack_and_replies_thread(
@@ -195,7 +195,7 @@ def test_oversized_mail_is_quarantined_without_download(
     config_file: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = config_file(imap=imap_account, smtp=smtp_server, limits={"message_size": 5000})
+    config = config_file(account=imap_account, outgoing=smtp_server, limits={"message_size": 5000})
     loop = Loop(dovecot, imap_account, config)
     loop.deliver(customer_mail("big@example.com", "huge", "x" * 20000))
     loop.deliver(customer_mail("small@example.com", "small", "fine"))

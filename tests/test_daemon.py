@@ -1,0 +1,250 @@
+"""`maild run`, `check` and `demo` as processes, and the IMAP intake's crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from maild.clock import SystemClock
+from maild.config import Config
+from maild.intake.mailbox import MailboxIntake
+from maild.store import Store
+from tests.servers.dovecot import Dovecot, ImapAccount
+from tests.servers.smtp_capture import SmtpCapture
+from tests.test_end_to_end import customer_mail
+
+
+def maild_process(config: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "maild", "--config", str(config), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes started by a test; killed if the test left them running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.05)
+
+
+def accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_listener_daemon_acknowledges_within_seconds_and_stops_on_sigterm(
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+    daemons: list[subprocess.Popen[str]],
+) -> None:
+    path = config_file(outgoing=smtp_server)
+    listen = path.read_text().split('listen = "')[1].split('"')[0]
+    host, port = listen.rsplit(":", 1)
+    proc = maild_process(path, "run")
+    daemons.append(proc)
+    wait_until(lambda: accepts(host, int(port)))
+    sent_at = time.monotonic()
+    with smtplib.SMTP(host, int(port)) as client:
+        client.sendmail(
+            "wang@example.cn",
+            ["support@maild.test"],
+            customer_mail("wang@example.cn", "宕机", "宕机了"),
+        )
+    [ack] = smtp_server.wait_for(1, timeout=10)
+    latency = time.monotonic() - sent_at
+    assert latency < 5, f"acknowledgement took {latency:.1f} s"
+    assert ack.rcpt_tos == ["wang@example.cn"]
+    out = stop(proc)
+    assert "ticket MD-1001 opened" in out
+
+
+def test_imap_daemon_with_idle(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+    daemons: list[subprocess.Popen[str]],
+) -> None:
+    path = config_file(account=imap_account, outgoing=smtp_server)
+    proc = maild_process(path, "run")
+    daemons.append(proc)
+    time.sleep(1.0)  # connected and idling
+    sent_at = time.monotonic()
+    dovecot.append(
+        imap_account.username,
+        imap_account.password,
+        customer_mail("alice@example.com", "Outage", "All down"),
+    )
+    smtp_server.wait_for(1, timeout=10)
+    latency = time.monotonic() - sent_at
+    assert latency < 5, f"acknowledgement took {latency:.1f} s"
+    stop(proc)
+
+
+def test_second_daemon_on_the_same_data_refuses(
+    config_file: Callable[..., Path], smtp_server: SmtpCapture, daemons: list
+) -> None:
+    path = config_file(outgoing=smtp_server)
+    first = maild_process(path, "run")
+    daemons.append(first)
+    data = Path(path.read_text().split('path = "')[1].split('"')[0])
+    wait_until(lambda: (data / "maild.lock").exists() and (data / "db.json").exists())
+    second = maild_process(path, "once")
+    out, _ = second.communicate(timeout=30)
+    assert second.returncode == 1
+    assert "another maild" in out and str(first.pid) in out
+    stop(first)
+
+
+def test_check_reports_each_failure_on_its_own_line(
+    imap_account: ImapAccount,
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+) -> None:
+    good = config_file(account=imap_account, outgoing=smtp_server)
+    result = subprocess.run(
+        [sys.executable, "-m", "maild", "--config", str(good), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "imap: ok" in result.stdout and "smtp: ok" in result.stdout
+
+    bad = good.read_text().replace(imap_account.password, "wrong-password")
+    bad = bad.replace(f"port = {smtp_server.port}", "port = 1")
+    good.write_text(bad)
+    result = subprocess.run(
+        [sys.executable, "-m", "maild", "--config", str(good), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("imap: ") and "ok" not in line for line in lines), lines
+    assert any(line.startswith("smtp: cannot reach") for line in lines), lines
+    assert "wrong-password" not in result.stdout + result.stderr
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text('[support]\naddress = "nope"\n[store]\npath = "/tmp/x"\n[smtp]\nhots = "a"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "maild", "--config", str(path), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "support.address" in result.stderr and "did you mean 'host'" in result.stderr
+
+
+def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "maild", "demo", "--exit", "--dir", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "我们已收到您的问题：系统崩溃，无法登录" in out
+    assert "We have received your request: Payment failed" in out
+    assert "MD-1001  new   2 message(s)  wang.wei@example.cn" in out
+    assert "not answered: bob@example.org" in out
+    assert len(list((tmp_path / "outgoing").glob("*.eml"))) == 3
+
+
+def _intake(config: Config, store: Store) -> MailboxIntake:
+    return MailboxIntake(config, store, SystemClock(), threading.Event())
+
+
+def test_crash_after_commit_before_move_neither_loses_nor_repeats(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    make_config: Callable[..., Config],
+    smtp_server: SmtpCapture,
+) -> None:
+    config = make_config(account=imap_account, outgoing=smtp_server)
+    user, password = imap_account.username, imap_account.password
+    dovecot.append(user, password, customer_mail("a@example.com", "one", "first"))
+    with Store.open(config.store.path) as store:
+        intake = _intake(config, store)
+        source, uidvalidity = intake._connect()
+        state = intake._load_state(uidvalidity)
+        for batch in source.fetch(source.uids()):
+            intake._take_batch(batch, state)  # committed ...
+        intake.close()  # ... and the process dies before moving anything
+    assert len(dovecot.folder_messages(user, password, "INBOX")) == 1
+    with Store.open(config.store.path) as store:
+        intake = _intake(config, store)
+        assert intake.drain() == 0  # nothing new: only the interrupted move is finished
+        intake.close()
+        assert len(store.tickets()) == 1
+        assert len(store.outgoing()) == 1
+    assert dovecot.folder_messages(user, password, "INBOX") == []
+    assert len(dovecot.folder_messages(user, password, "maild.processed")) == 1
+
+
+def test_uidvalidity_change_rereads_and_dedupes(
+    dovecot: Dovecot, imap_account: ImapAccount, make_config: Callable[..., Config]
+) -> None:
+    config = make_config(account=imap_account, imap={"folder": "support", "processed_folder": ""})
+    user, password = imap_account.username, imap_account.password
+    client = dovecot.client(user, password)
+    client.create_folder("support")
+    mails = [customer_mail(f"c{i}@example.com", f"s{i}", "text") for i in range(3)]
+    for raw in mails:
+        client.append("support", raw)
+    with Store.open(config.store.path) as store:
+        intake = _intake(config, store)
+        assert intake.drain() == 3
+        assert intake.drain() == 0  # kept in the folder, but not taken in twice
+        intake.close()
+        client.delete_folder("support")  # the folder is recreated: new UIDVALIDITY
+        client.create_folder("support")
+        for raw in [*mails, customer_mail("new@example.com", "s9", "text")]:
+            client.append("support", raw)
+        intake = _intake(config, store)
+        assert intake.drain() == 4
+        intake.close()
+        assert len(store.tickets()) == 4
+    client.logout()
