@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the whole loop on loopback, no mail server needed")
     demo.add_argument("--exit", action="store_true", help="end after the sample mails")
-    demo.add_argument("--port", type=int, default=2525, help="SMTP listener port (default 2525; 0 or busy: any free port)")
+    demo.add_argument(
+        "--port", type=int, default=2525, help="listener port (default 2525; 0 or busy: any free)"
+    )
     demo.add_argument("--dir", type=Path, help="keep the demo's data here (default: a temp dir)")
 
     tickets = commands.add_parser("tickets", help="list and show tickets")
