@@ -16,7 +16,7 @@ from maild.config import Config
 from maild.intake.filters import automatic_reason
 from maild.intake.parse import ParsedMessage, ParseError, parse_message
 from maild.language import detect_language
-from maild.notify.compose import compose_acknowledgement
+from maild.notify.compose import draft_acknowledgement
 from maild.notify.outbox import queue_mail
 from maild.priority import DEFAULT_PRIORITY, FIRST_RESPONSE_HOURS
 from maild.store import Store
@@ -177,7 +177,7 @@ def _acknowledge(
     support = config.support
     ticket = store.ticket(number)
     assert ticket is not None
-    mail = compose_acknowledgement(
+    draft = draft_acknowledgement(
         support=support,
         language=lang,
         ticket_id=ticket["id"],
@@ -192,15 +192,7 @@ def _acknowledge(
         references=msg.references,
         now=now,
     )
-    queue_mail(
-        store,
-        mail,
-        envelope_from=support.address,
-        ticket=number,
-        kind="ack",
-        automatic=True,
-        now=now,
-    )
+    queue_mail(store, draft, ticket=number, kind="ack", automatic=True, now=now)
     return True
 
 

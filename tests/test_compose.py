@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from maild.config import SupportConfig
-from maild.notify.compose import compose_acknowledgement, one_line
+from maild.notify.compose import Draft, draft_acknowledgement, one_line, to_mime
 
 SUPPORT = SupportConfig(address="support@maild.test", name="客服中心 Support")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -29,14 +29,20 @@ def ack(language: str = "en", **overrides: object):
         "references": ["<c1@example.cn>"],
         "now": NOW,
     }
-    mail = compose_acknowledgement(**{**values, **overrides})
-    return mail, email.message_from_bytes(mail.raw, policy=email.policy.default)
+    draft = draft_acknowledgement(**{**values, **overrides})
+    return draft, to_mime(draft)
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
 
 
 def test_ack_headers_thread_and_protect_against_loops() -> None:
-    mail, parsed = ack()
-    assert parsed["Message-ID"] == mail.message_id
-    assert mail.message_id.endswith("@maild.test>")
+    draft, raw = ack()
+    parsed = parse(raw)
+    assert parsed["Message-ID"] == draft.message_id
+    assert draft.message_id.endswith("@maild.test>")
+    assert parsed["Date"].datetime == NOW
     assert parsed["In-Reply-To"] == "<c2@example.cn>"
     assert parsed["References"].split() == ["<c1@example.cn>", "<c2@example.cn>"]
     assert parsed["Auto-Submitted"] == "auto-replied"
@@ -47,8 +53,15 @@ def test_ack_headers_thread_and_protect_against_loops() -> None:
     assert "[#MD-1042]" in parsed["Subject"]
 
 
+def test_rendering_is_deterministic_for_retries() -> None:
+    draft, raw = ack()
+    stored = dict(draft.__dict__, references=list(draft.references))
+    assert to_mime(Draft.from_stored(stored)) == raw
+
+
 def test_chinese_ack() -> None:
-    _, parsed = ack("zh")
+    _, raw = ack("zh")
+    parsed = parse(raw)
     assert parsed["Subject"].strip() == "[#MD-1042] 我们已收到您的问题：系统崩溃"
     body = parsed.get_body().get_content()
     assert "工单 MD-1042" in body and "8 小时内" in body and "一般" in body
@@ -57,7 +70,7 @@ def test_chinese_ack() -> None:
 
 
 def test_english_ack() -> None:
-    _, parsed = ack("en", subject="Payment failed", customer_name="")
+    parsed = parse(ack("en", subject="Payment failed", customer_name="")[1])
     body = parsed.get_body().get_content()
     assert parsed["Subject"].strip() == "[#MD-1042] We have received your request: Payment failed"
     assert "ticket MD-1042" in body and "within 8 hours" in body
@@ -75,16 +88,17 @@ def test_english_ack() -> None:
     ],
 )
 def test_hostile_subject_and_name_never_become_headers(hostile: str) -> None:
-    mail, parsed = ack(subject=hostile, customer_name=hostile)
+    _, raw = ack(subject=hostile, customer_name=hostile)
+    parsed = parse(raw)
     assert parsed["Bcc"] is None
-    header_block = mail.raw.split(b"\r\n\r\n", 1)[0]
+    header_block = raw.split(b"\r\n\r\n", 1)[0]
     assert not any(line.lower().startswith(b"bcc") for line in header_block.split(b"\r\n"))
     assert "\n" not in parsed["Subject"] and "\r" not in parsed["Subject"]
 
 
 def test_references_are_bounded() -> None:
     refs = [f"<r{i}@x>" for i in range(100)]
-    _, parsed = ack(references=refs)
+    parsed = parse(ack(references=refs)[1])
     chain = parsed["References"].split()
     assert len(chain) == 20 and chain[0] == "<r0@x>" and chain[-1] == "<c2@example.cn>"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from maild.config import SmtpConfig, SupportConfig
-from maild.notify.compose import compose
+from maild.notify.compose import Draft, new_message_id
 from maild.notify.outbox import flush, queue_mail, retry_delay
 from maild.notify.sender import SmtpTransport
 from maild.store import Store
@@ -22,23 +22,23 @@ SUPPORT = SupportConfig(address="support@maild.test", name="Support")
 
 
 def queue(store: Store, to: str = "customer@example.com", now: datetime = NOW) -> str:
-    mail = compose(
-        support=SUPPORT,
+    draft = Draft(
+        message_id=new_message_id(SUPPORT),
+        sender=SUPPORT.address,
+        sender_name=SUPPORT.name,
         to=to,
         subject="[#MD-1] hello",
         body="你好",
         language="zh",
         ticket_id="MD-1",
         in_reply_to="<c@example.com>",
-        references=[],
+        references=("<c@example.com>",),
         auto_submitted="auto-replied",
-        now=now,
+        date=now.isoformat(),
     )
-    queue_mail(
-        store, mail, envelope_from=SUPPORT.address, ticket=1, kind="ack", automatic=True, now=now
-    )
+    queue_mail(store, draft, ticket=1, kind="ack", automatic=True, now=now)
     store.commit()
-    return mail.message_id
+    return draft.message_id
 
 
 def smtp_config(server: SmtpCapture, **overrides: object) -> SmtpConfig:

@@ -1,6 +1,6 @@
 """Composing maild's outgoing mail: templates in the customer's language, safe headers.
 
-Pure: returns bytes and never sends. Every automatic mail says so (RFC 3834 Auto-Submitted,
+Pure: returns drafts and bytes, never sends. Every automatic mail says so (RFC 3834 Auto-Submitted,
 and X-Auto-Response-Suppress for Exchange) so that other robots do not answer it.
 """
 
@@ -14,9 +14,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
+from typing import Any
 
 import jinja2
 
+from maild.clock import iso, parse_iso
 from maild.config import SupportConfig
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
@@ -35,12 +37,30 @@ _templates = jinja2.Environment(
 
 
 @dataclass(frozen=True)
-class ComposedMail:
+class Draft:
+    """Everything an outgoing mail is made of; rendering it to MIME is deterministic.
+
+    Intake stores drafts (cheap) and the outbox renders them at delivery (the costly part),
+    so a retry after a crash sends the same bytes under the same Message-ID.
+    """
+
     message_id: str
-    recipients: tuple[str, ...]
+    sender: str
+    sender_name: str
+    to: str
     subject: str
-    text: str
-    raw: bytes
+    body: str
+    language: str
+    ticket_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    auto_submitted: str
+    date: str  # ISO 8601
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Draft:
+        """A draft back from the store, where tuples became lists."""
+        return cls(**{**stored, "references": tuple(stored["references"])})
 
 
 def one_line(value: str, limit: int = 200) -> str:
@@ -61,7 +81,7 @@ def render(template: str, language: str, **values: object) -> tuple[str, str]:
     return one_line(head.removeprefix("Subject:")), body
 
 
-def compose_acknowledgement(
+def draft_acknowledgement(
     *,
     support: SupportConfig,
     language: str,
@@ -76,7 +96,8 @@ def compose_acknowledgement(
     in_reply_to: str,
     references: Sequence[str],
     now: datetime,
-) -> ComposedMail:
+) -> Draft:
+    """The acknowledgement of a new ticket, in the customer's language."""
     subject_line, body = render(
         "ack",
         language,
@@ -89,50 +110,39 @@ def compose_acknowledgement(
         first_response_hours=first_response_hours,
         excerpt=_excerpt(text),
     )
-    return compose(
-        support=support,
+    return Draft(
+        message_id=new_message_id(support),
+        sender=support.address,
+        sender_name=support.name,
         to=customer,
         subject=subject_line,
         body=body,
         language=language,
         ticket_id=ticket_id,
         in_reply_to=in_reply_to,
-        references=references,
+        references=tuple(_thread_references(references, in_reply_to)),
         auto_submitted="auto-replied",
-        now=now,
+        date=iso(now),
     )
 
 
-def compose(
-    *,
-    support: SupportConfig,
-    to: str,
-    subject: str,
-    body: str,
-    language: str,
-    ticket_id: str,
-    in_reply_to: str | None,
-    references: Sequence[str],
-    auto_submitted: str,
-    now: datetime,
-) -> ComposedMail:
+def to_mime(draft: Draft) -> bytes:
     """A complete RFC 5322 message from maild, threaded under the customer's message."""
-    message_id = new_message_id(support)
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = formataddr((one_line(support.name, 80), support.address))
-    msg["To"] = to
-    msg["Subject"] = one_line(subject, 250)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = " ".join(_thread_references(references, in_reply_to))
-    msg["Auto-Submitted"] = auto_submitted
+    msg["From"] = formataddr((one_line(draft.sender_name, 80), draft.sender))
+    msg["To"] = draft.to
+    msg["Subject"] = one_line(draft.subject, 250)
+    msg["Date"] = format_datetime(parse_iso(draft.date))
+    msg["Message-ID"] = draft.message_id
+    if draft.in_reply_to:
+        msg["In-Reply-To"] = draft.in_reply_to
+        msg["References"] = " ".join(draft.references)
+    msg["Auto-Submitted"] = draft.auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Maild-Ticket"] = ticket_id
-    msg.set_content(body, charset="utf-8")  # replaces Content-* headers: set them after
-    msg["Content-Language"] = "zh-CN" if language == "zh" else "en"
-    return ComposedMail(message_id, (to,), msg["Subject"], body, msg.as_bytes())
+    msg["X-Maild-Ticket"] = draft.ticket_id
+    msg.set_content(draft.body, charset="utf-8")  # replaces Content-* headers: set them after
+    msg["Content-Language"] = "zh-CN" if draft.language == "zh" else "en"
+    return msg.as_bytes()
 
 
 def _thread_references(references: Sequence[str], parent: str) -> list[str]:

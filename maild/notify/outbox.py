@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from maild.clock import iso, parse_iso
-from maild.notify.compose import ComposedMail
+from maild.notify.compose import Draft, to_mime
 from maild.notify.sender import DeliveryError, Transport
 from maild.store import Store
 
@@ -30,9 +30,8 @@ def retry_delay(attempts: int) -> timedelta:
 
 def queue_mail(
     store: Store,
-    mail: ComposedMail,
+    draft: Draft,
     *,
-    envelope_from: str,
     ticket: int | None,
     kind: str,
     automatic: bool,
@@ -40,17 +39,16 @@ def queue_mail(
 ) -> str:
     """Stage a mail in the outbox and on its ticket; it goes out at the next flush."""
     mail_id = uuid.uuid4().hex
-    raw_ref = store.put_raw(mail.raw)
     store.add_outgoing(
         {
             "id": mail_id,
-            "message_id": mail.message_id,
+            "message_id": draft.message_id,
             "ticket": ticket,
             "kind": kind,
             "automatic": automatic,
-            "envelope_from": envelope_from,
-            "recipients": list(mail.recipients),
-            "raw": raw_ref,
+            "envelope_from": draft.sender,
+            "recipients": [draft.to],
+            "draft": asdict(draft),
             "status": "pending",
             "attempts": 0,
             "created_at": iso(now),
@@ -61,22 +59,21 @@ def queue_mail(
     )
     store.add_message(
         {
-            "message_id": mail.message_id,
+            "message_id": draft.message_id,
             "ticket": ticket,
             "direction": "out",
             "kind": kind,
-            "from": envelope_from,
-            "from_name": "",
-            "to": list(mail.recipients),
+            "from": draft.sender,
+            "from_name": draft.sender_name,
+            "to": [draft.to],
             "cc": [],
-            "subject": mail.subject,
-            "date": iso(now),
+            "subject": draft.subject,
+            "date": draft.date,
             "received_at": iso(now),
-            "in_reply_to": [],
-            "references": [],
-            "text": mail.text,
+            "in_reply_to": [draft.in_reply_to] if draft.in_reply_to else [],
+            "references": list(draft.references),
+            "text": draft.body,
             "attachments": [],
-            "raw": raw_ref,
             "outbox_id": mail_id,
         }
     )
@@ -109,7 +106,8 @@ def _attempt(
     """One delivery attempt; False when the server is unreachable and the round should stop."""
     attempts = mail["attempts"] + 1
     try:
-        transport.send(mail["envelope_from"], mail["recipients"], store.read_file(mail["raw"]))
+        raw = to_mime(Draft.from_stored(mail["draft"]))
+        transport.send(mail["envelope_from"], mail["recipients"], raw)
     except DeliveryError as e:
         gave_up = e.permanent or now - parse_iso(mail["created_at"]) >= GIVE_UP_AFTER
         fields = {"attempts": attempts, "last_error": str(e)}

@@ -71,24 +71,22 @@ class SmtpTransport:
                 )
             else:
                 smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
-                if cfg.tls == "starttls":
-                    smtp.starttls(context=tls_context(cfg.ca_file))
+        except (OSError, smtplib.SMTPException) as e:
+            raise _unreachable(f"cannot reach SMTP server {cfg.host}:{cfg.port}: {e}") from None
+        try:
+            if cfg.tls == "starttls":
+                smtp.starttls(context=tls_context(cfg.ca_file))
             if cfg.username:
                 smtp.login(cfg.username, cfg.password or "")
         except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(
-                f"SMTP login refused: {_reply(e)}", permanent=False, unreachable=True
-            ) from None
+            _hang_up(smtp)
+            raise _unreachable(f"SMTP login refused: {_reply(e)}") from None
         except smtplib.SMTPResponseException as e:
-            raise DeliveryError(
-                f"SMTP server refused us: {_reply(e)}", permanent=False, unreachable=True
-            ) from None
+            _hang_up(smtp)
+            raise _unreachable(f"SMTP server refused us: {_reply(e)}") from None
         except (OSError, smtplib.SMTPException) as e:
-            raise DeliveryError(
-                f"cannot reach SMTP server {cfg.host}:{cfg.port}: {e}",
-                permanent=False,
-                unreachable=True,
-            ) from None
+            _hang_up(smtp)
+            raise _unreachable(f"SMTP session with {cfg.host}:{cfg.port} failed: {e}") from None
         self._smtp = smtp
 
     def send(self, envelope_from: str, recipients: Sequence[str], raw: bytes) -> None:
@@ -107,18 +105,13 @@ class SmtpTransport:
             raise DeliveryError(_reply(e), permanent=e.smtp_code >= 500) from None
         except (OSError, smtplib.SMTPException) as e:
             self._close()
-            raise DeliveryError(
-                f"SMTP connection failed: {e}", permanent=False, unreachable=True
-            ) from None
+            raise _unreachable(f"SMTP connection failed: {e}") from None
         if refused:
             raise DeliveryError(f"some recipients refused: {refused}", permanent=True)
 
     def _close(self) -> None:
         if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except (OSError, smtplib.SMTPException):
-                self._smtp.close()
+            _hang_up(self._smtp)
             self._smtp = None
 
 
@@ -146,6 +139,18 @@ class FolderTransport:
             raise DeliveryError(
                 f"cannot write to {self.folder}: {e.strerror}", permanent=False, unreachable=True
             ) from e
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT politely if the session still allows it; close the socket in any case."""
+    try:
+        smtp.quit()
+    except (OSError, smtplib.SMTPException):
+        smtp.close()
+
+
+def _unreachable(message: str) -> DeliveryError:
+    return DeliveryError(message, permanent=False, unreachable=True)
 
 
 def _reply(e: smtplib.SMTPResponseException) -> str:

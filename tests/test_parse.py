@@ -1,0 +1,433 @@
+"""parse_message over the awkward corpus: charsets, broken MIME, hostile input, ids and dates."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mailparser
+import pytest
+
+from maild.intake.charsets import decode_bytes, decode_encoded_words, guess_decode
+from maild.intake.parse import ParsedMessage, ParseError, parse_message
+
+CORPUS = Path(__file__).parent / "corpus"
+LIMIT = 10 * 1024 * 1024
+UNPARSEABLE = {"24_deep_nesting.eml", "36_random_bytes.eml"}
+SYNTHETIC_ID = re.compile(r"<[0-9a-f]{32}@maild\.invalid>")
+
+
+def corpus(name: str) -> ParsedMessage:
+    """Parse one corpus message by its file-name stem."""
+    return parse_message((CORPUS / f"{name}.eml").read_bytes(), max_bytes=LIMIT)
+
+
+def raw_message(*headers: str, body: str = "hello\r\n") -> bytes:
+    """A small message from header lines and a body, CRLF line ends."""
+    return ("\r\n".join(headers) + "\r\n\r\n" + body).encode("utf-8")
+
+
+def test_corpus_is_large_and_every_readable_message_decodes_cleanly() -> None:
+    files = sorted(CORPUS.glob("*.eml"))
+    assert len(files) >= 25
+    for path in files:
+        if path.name in UNPARSEABLE:
+            continue
+        msg = parse_message(path.read_bytes(), max_bytes=LIMIT)
+        assert "\ufffd" not in msg.text + msg.subject + msg.from_name, path.name
+        assert msg.message_id.startswith("<") and msg.message_id.endswith(">")
+
+
+def test_plain_english() -> None:
+    msg = corpus("01_plain_english")
+    assert msg.message_id == "<CAF1a2b3c4@mail.example.com>"
+    assert not msg.synthetic_id
+    assert msg.subject == "Payment failed on checkout"
+    assert (msg.from_addr, msg.from_name) == ("alice.smith@example.com", "Alice Smith")
+    assert msg.to == ("support@maild.example",)
+    assert msg.cc == ("bob@example.com", "carol@example.org")
+    assert msg.date == datetime(2025, 6, 3, 13, 15, tzinfo=UTC)
+    assert msg.date.utcoffset().total_seconds() == 0
+    assert msg.text.startswith("Hello,\n\nOur payment failed at checkout yesterday.")
+    assert "\r" not in msg.text
+    assert msg.content_type == "text/plain"
+    assert msg.attachments == ()
+    assert msg.notes == ()
+
+
+def test_utf8_chinese() -> None:
+    msg = corpus("02_utf8_chinese")
+    assert msg.subject == "系统崩溃了，请尽快处理"
+    assert msg.from_name == "张三"
+    assert "我们的系统崩溃了，所有用户都无法登录。" in msg.text
+    assert msg.date == datetime(2025, 6, 3, 2, 0, tzinfo=UTC)
+
+
+def test_gbk_body() -> None:
+    msg = corpus("03_gbk_body")
+    assert msg.subject == "支付失败"
+    assert "支付失败，订单号 20250604，请尽快退款。" in msg.text
+
+
+def test_gb2312_label_with_gbk_only_characters() -> None:
+    msg = corpus("04_gb2312_mislabelled")
+    assert "用户朱镕基和王堃的账户被锁定了。" in msg.text
+    assert msg.subject == "账户被锁定"
+    assert "body part 1: gb2312 label, decoded as gb18030" in msg.notes
+
+
+def test_big5() -> None:
+    msg = corpus("05_big5")
+    assert msg.subject == "我的帳號無法登入"
+    assert msg.from_name == "陳大文"
+    assert "我的帳號無法登入，請協助處理。" in msg.text
+
+
+def test_encoded_words_split_inside_a_character() -> None:
+    assert corpus("06_subject_split_gb2312").subject == "关于发票的问题"
+
+
+def test_q_encoded_subjects() -> None:
+    assert corpus("07_subject_q_utf8").subject == "Re: 退款 申请 (order 123)"
+    big5 = corpus("08_subject_q_big5")
+    assert big5.subject == "帳單錯誤"
+    assert "帳單金額錯誤" in big5.text
+
+
+def test_raw_8bit_gbk_headers() -> None:
+    msg = corpus("09_raw_gbk_subject")
+    assert msg.subject == "关于退款的问题"
+    assert (msg.from_addr, msg.from_name) == ("lisi@example.cn", "李四")
+    assert msg.headers["subject"] == "关于退款的问题"
+    assert "subject: raw 8-bit bytes, decoded as gb18030" in msg.notes
+    assert "退款还没有到账" in msg.text
+
+
+def test_raw_8bit_utf8_headers() -> None:
+    msg = corpus("10_raw_utf8_subject")
+    assert msg.subject == "账号被锁定了怎么办"
+    assert msg.from_name == "赵六"
+    assert "我的账号被锁定了" in msg.text
+
+
+def test_unknown_charset_labels() -> None:
+    msg = corpus("11_unknown_charset")
+    assert "服务器宕机了，网站无法访问。" in msg.text
+    assert "数据库连接失败。" in msg.text
+    assert any("'x-unknown'" in note and "gb18030" in note for note in msg.notes)
+    assert "body part 2: gb_2312-80 label, decoded as gb18030" in msg.notes
+
+
+def test_no_charset_label_on_8bit_gbk() -> None:
+    msg = corpus("12_no_charset_gbk")
+    assert "发票抬头写错了，请重新开具。" in msg.text
+    assert "body part 1: no charset label, decoded as gb18030" in msg.notes
+
+
+def test_single_byte_labels_on_chinese_bytes() -> None:
+    latin = corpus("13_latin1_label_gbk")
+    assert "网络连接超时，页面打不开。" in latin.text
+    assert "body part 1: iso-8859-1 label, decoded as gb18030" in latin.notes
+    ascii_label = corpus("14_usascii_label_utf8")
+    assert "短信验证码收不到。" in ascii_label.text
+
+
+def test_html_only_chinese_with_meta_charset() -> None:
+    msg = corpus("15_html_only_chinese")
+    assert msg.subject == "网页版邮件"
+    assert "<td>订单号</td>" in msg.html
+    assert "您好 & 谢谢" in msg.text
+    assert re.search(r"订单号\s+20250609", msg.text)
+    assert re.search(r"状态\s+支付失败", msg.text)
+    assert "第一行\n第二行<重要>" in msg.text
+    assert "<td>" not in msg.text and "color:red" not in msg.text
+
+
+def test_html_only_english_quoted_printable() -> None:
+    msg = corpus("16_html_only_english")
+    assert "Café site is down — error <500>.\nSince 09:00." in msg.text
+    assert re.search(r"EU\s+down", msg.text)
+    assert "&eacute;" not in msg.text
+
+
+def test_multipart_alternative_prefers_plain_text() -> None:
+    msg = corpus("17_multipart_alternative")
+    assert msg.text.strip() == "纯文本：无法登录。"
+    assert "<b>无法登录</b>" in msg.html
+    assert msg.content_type == "multipart/alternative"
+
+
+def test_attachments_names_are_decoded_and_made_safe() -> None:
+    msg = corpus("18_attachments")
+    assert msg.text.strip() == "附件是发票。"
+    names = [a.filename for a in msg.attachments]
+    assert names == [
+        "发票清单.pdf",
+        "测试报告.doc",
+        "passwd",
+        "evil.exe",
+        "report X-Evil: 1 .pdf",
+        "attachment-6.png",
+        "attachment-7.zip",
+    ]
+    for name in names:
+        assert not re.search(r"[/\\\x00-\x1f\x7f]", name) and not name.startswith(".")
+    assert msg.attachments[0].content_type == "application/pdf"
+    assert msg.attachments[0].payload == b"%PDF-1.4 fake invoice"
+    assert msg.attachments[3].payload == b"MZ\x90\x00"
+    assert msg.attachments[2].payload == b"root:x:0:0"
+    assert "attachment 3: filename '../../etc/passwd' shown as 'passwd'" in msg.notes
+
+
+def test_long_filename_is_cut_to_200_characters_keeping_the_extension() -> None:
+    raw = raw_message(
+        "From: a@example.com",
+        'Content-Type: multipart/mixed; boundary="b"',
+        body=(
+            "--b\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+            "--b\r\nContent-Type: application/pdf\r\n"
+            f'Content-Disposition: attachment; filename="{"x" * 300}.pdf"\r\n'
+            "\r\nPDF\r\n--b--\r\n"
+        ),
+    )
+    (attachment,) = parse_message(raw, max_bytes=LIMIT).attachments
+    assert len(attachment.filename) == 200
+    assert attachment.filename.endswith("x.pdf")
+
+
+def test_missing_message_id_gets_a_stable_synthetic_id() -> None:
+    raw = (CORPUS / "19_no_message_id.eml").read_bytes()
+    first = parse_message(raw, max_bytes=LIMIT)
+    again = parse_message(raw, max_bytes=LIMIT)
+    other = parse_message(raw + b"one more line\r\n", max_bytes=LIMIT)
+    assert first.synthetic_id
+    assert SYNTHETIC_ID.fullmatch(first.message_id)
+    assert first.message_id == again.message_id
+    assert other.message_id != first.message_id
+
+
+def test_missing_and_garbage_date_and_unusable_message_id() -> None:
+    assert corpus("20_no_date").date is None
+    garbage = corpus("21_garbage_date")
+    assert garbage.date is None
+    assert any(note.startswith("date: unparseable") for note in garbage.notes)
+    assert garbage.synthetic_id and SYNTHETIC_ID.fullmatch(garbage.message_id)
+
+
+def test_bare_message_id_is_bracketed_and_whitespace_stripped() -> None:
+    msg = parse_message(
+        raw_message("From: a@example.com", "Message-ID:  id42@host "), max_bytes=LIMIT
+    )
+    assert (msg.message_id, msg.synthetic_id) == ("<id42@host>", False)
+
+
+def test_missing_start_boundary_still_yields_text() -> None:
+    msg = corpus("22_missing_start_boundary")
+    assert "退款申请被拒绝了，为什么？" in msg.text
+    assert any("missing MIME start boundary" in note for note in msg.notes)
+
+
+def test_missing_end_boundary_still_yields_text() -> None:
+    assert "没有结束边界，但文字还在。" in corpus("23_missing_end_boundary").text
+
+
+def test_first_part_lost_to_the_preamble_is_recovered() -> None:
+    msg = corpus("39_lost_first_boundary")
+    assert "第一部分的边界丢了。" in msg.text
+    assert "html part" in msg.html
+
+
+def test_deep_nesting_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="nested"):
+        corpus("24_deep_nesting")
+
+
+def test_mailparser_recursion_error_is_a_parse_error() -> None:
+    levels = 1200
+    opening = "".join(
+        f'--b{i}\r\nContent-Type: multipart/mixed; boundary="b{i + 1}"\r\n\r\n'
+        for i in range(levels)
+    )
+    closing = "".join(f"--b{i}--\r\n" for i in reversed(range(levels + 1)))
+    raw = raw_message(
+        "From: a@example.com",
+        'Content-Type: multipart/mixed; boundary="b0"',
+        body=opening + "--b1200\r\nContent-Type: text/plain\r\n\r\nx\r\n" + closing,
+    )
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_message(raw, max_bytes=LIMIT)
+
+
+def test_header_injection_through_encoded_words_is_flattened() -> None:
+    msg = corpus("25_header_injection")
+    assert msg.subject == "hello Bcc: victim@example.com"
+    assert msg.from_addr == "mallory@example.net"
+    assert "victim@example.com" not in msg.to + msg.cc
+    assert all("\r" not in value and "\n" not in value for value in msg.headers.values())
+
+
+def test_outlook_reply_with_folded_references() -> None:
+    msg = corpus("26_outlook_reply")
+    assert msg.subject == "RE: [#MD-12] 无法登录"
+    assert msg.from_name == "Zhang, San"
+    assert msg.references == (
+        "<md-12-ack@maild.example>",
+        "<md-12-reply1@maild.example>",
+        "<md-12-reply2@maild.example>",
+    )
+    assert msg.in_reply_to == ("<md-12-reply2@maild.example>",)
+    assert "还是无法登录，提示密码错误。" in msg.text
+
+
+def test_chinese_reply_prefixes() -> None:
+    huifu = corpus("27_reply_huifu")
+    assert huifu.subject == "回复: [#MD-12] 系统崩溃"
+    assert huifu.from_name == "王五"
+    assert huifu.in_reply_to == ("<md-12-ack@maild.example>",)
+    assert corpus("28_reply_dafu").subject == "答复: [#MD-13] 发票"
+
+
+def test_delivery_status_notification() -> None:
+    msg = corpus("31_dsn_bounce")
+    assert msg.content_type == "multipart/report"
+    assert msg.from_addr == "mailer-daemon@mx.maild.example"
+    assert "could not\nbe delivered" in msg.text
+    kinds = [a.content_type for a in msg.attachments]
+    assert kinds == ["message/delivery-status", "message/rfc822"]
+    assert b"Status: 5.1.2" in msg.attachments[0].payload
+    assert b"<md-14-ack@maild.example>" in msg.attachments[1].payload
+    assert msg.headers["return-path"] == "<>"
+
+
+def test_attached_message_does_not_leak_into_the_body() -> None:
+    msg = corpus("38_forward_attached")
+    assert msg.subject == "转发: 投诉"
+    assert "请看下面转发的投诉。" in msg.text
+    assert "inner text" not in msg.text
+    (attachment,) = msg.attachments
+    assert attachment.content_type == "message/rfc822"
+    assert attachment.filename == "attachment-1.eml"
+    assert b"inner text must not leak" in attachment.payload
+
+
+def test_empty_body() -> None:
+    msg = corpus("35_empty_body")
+    assert (msg.text, msg.html, msg.attachments) == ("", "", ())
+    assert msg.subject == "(no body)"
+
+
+@pytest.mark.parametrize("raw", [(CORPUS / "36_random_bytes.eml").read_bytes(), b"", b"\r\n\r\n"])
+def test_bytes_without_headers_are_not_a_message(raw: bytes) -> None:
+    with pytest.raises(ParseError, match=r"^no headers / not an email message$"):
+        parse_message(raw, max_bytes=LIMIT)
+
+
+def test_size_limit_is_checked_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_parse(raw: bytes) -> None:
+        raise AssertionError("parsed an oversized message")
+
+    monkeypatch.setattr(mailparser, "parse_from_bytes", must_not_parse)
+    with pytest.raises(ParseError, match=r"^message is 11 bytes, over the limit of 10$"):
+        parse_message(b"From: a@b\r\n", max_bytes=10)
+
+
+def test_any_parser_exception_is_a_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(raw: bytes) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(mailparser, "parse_from_bytes", broken)
+    with pytest.raises(ParseError, match="ValueError: boom"):
+        parse_message(b"From: a@b\r\n\r\nx", max_bytes=LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Sender: Helper <Helper@Example.com>", ("helper@example.com", "Helper")),
+        ("Reply-To: reply@example.com", ("reply@example.com", "")),
+        ("Return-Path: <bounce@example.com>", ("bounce@example.com", "")),
+        ("X-Nothing: here", ("", "")),
+    ],
+)
+def test_sender_fallbacks(header: str, expected: tuple[str, str]) -> None:
+    msg = parse_message(raw_message("Subject: no from", header), max_bytes=LIMIT)
+    assert (msg.from_addr, msg.from_name) == expected
+
+
+def test_headers_map_keeps_the_first_occurrence_lower_cased() -> None:
+    msg = parse_message(
+        raw_message("From: a@example.com", "X-Test: first", "X-TEST: second", "Subject: a\r\n\tb"),
+        max_bytes=LIMIT,
+    )
+    assert msg.headers["x-test"] == "first"
+    assert msg.subject == "a b"
+
+
+def test_parsed_message_is_frozen() -> None:
+    msg = corpus("01_plain_english")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        msg.subject = "changed"  # type: ignore[misc]
+
+
+def test_mailparser_logger_is_quietened() -> None:
+    assert logging.getLogger("mailparser").level == logging.ERROR
+
+
+# --- charsets ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [("gb2312", "gb18030"), ("GBK", "gb18030"), ("x-gbk", "gb18030"), ("cp936", "gb18030")],
+)
+def test_gb_labels_decode_as_gb18030(label: str, codec: str) -> None:
+    text, _ = decode_bytes("镕堃—".encode(codec), label)
+    assert text == "镕堃—"
+
+
+def test_big5_label_falls_back_to_cp950() -> None:
+    data = "帳號€".encode("cp950")  # the euro sign exists in cp950 only
+    assert decode_bytes(data, "big5") == ("帳號€", "big5 label, decoded as cp950")
+
+
+def test_clean_labels_give_no_note() -> None:
+    assert decode_bytes("你好".encode(), "utf-8") == ("你好", None)
+    assert decode_bytes("Grüße".encode("latin-1"), "iso-8859-1") == ("Grüße", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("支付失败", "gb18030"),
+        ("账号", "gb18030"),
+        ("我的帳號無法登入", "big5hkscs"),
+        ("帳號", "big5hkscs"),
+    ],
+)
+def test_short_unlabelled_chinese_is_told_apart(text: str, codec: str) -> None:
+    assert guess_decode(text.encode(codec)) == (text, codec)
+
+
+def test_encoded_words_in_different_charsets_and_plain_text_between() -> None:
+    text, notes = decode_encoded_words(
+        "Re: =?gb2312?B?z7XNsw==?= =?big5?B?sWK4uQ==?= and =?utf-8?Q?=E2=9C=93?="
+    )
+    assert (text, notes) == ("Re: 系统帳號 and ✓", [])
+
+
+def test_utf8_byte_order_mark_is_dropped() -> None:
+    assert decode_bytes("\ufeff状态".encode(), "UTF-8") == ("状态", None)
+    assert guess_decode("\ufeff状态".encode()) == ("状态", "utf-8")
+
+
+def test_multipart_without_any_boundary_keeps_its_plain_text() -> None:
+    raw = raw_message(
+        "From: a@example.com",
+        'Content-Type: multipart/mixed; boundary="nowhere"',
+        body="系统崩溃，全是纯文本。\r\n",
+    )
+    msg = parse_message(raw, max_bytes=LIMIT)
+    assert "系统崩溃，全是纯文本。" in msg.text
