@@ -14,7 +14,8 @@ from typing import Any
 from maild.clock import iso
 from maild.config import Config
 from maild.intake.filters import automatic_reason
-from maild.intake.parse import ParsedMessage, ParseError, parse_message
+from maild.intake.parse import ParsedMessage, ParseError
+from maild.intake.parse_pool import Parsed, ParserPool
 from maild.language import detect_language
 from maild.notify.compose import draft_acknowledgement
 from maild.notify.outbox import queue_mail
@@ -38,12 +39,12 @@ class Outcome:
     acknowledged: bool = False
 
 
-def ingest(store: Store, raw: bytes, *, config: Config, now: datetime, source: str) -> Outcome:
-    """Take one message in; never raises for anything the message contains."""
-    try:
-        msg = parse_message(raw, max_bytes=config.limits.message_bytes)
-    except ParseError as e:
-        return quarantine(store, raw, reason=str(e), source=source, now=now)
+def ingest(
+    store: Store, raw: bytes, msg: Parsed, *, config: Config, now: datetime, source: str
+) -> Outcome:
+    """Take one parsed message in; never raises for anything the message contains."""
+    if isinstance(msg, ParseError):
+        return quarantine(store, raw, reason=str(msg), source=source, now=now)
     if store.has_message(msg.message_id):
         log.info("duplicate %s from %s ignored", msg.message_id, source)
         return Outcome("duplicate", msg.message_id, store.ticket_of_message(msg.message_id))
@@ -87,25 +88,27 @@ def ingest(store: Store, raw: bytes, *, config: Config, now: datetime, source: s
 
 
 def ingest_batch(
-    store: Store, items: list[tuple[bytes, str]], *, config: Config, now: datetime
+    store: Store,
+    items: list[tuple[bytes, str]],
+    *,
+    parser: ParserPool,
+    config: Config,
+    now: datetime,
 ) -> list[Outcome]:
-    """Take in (raw, source) pairs as one commit."""
+    """Take in (raw, source) pairs as one commit; a bug on one message quarantines only it."""
+    parsed = parser.submit([raw for raw, _ in items]).results()
     with store.batch():
-        return ingest_all(store, items, config=config, now=now)
-
-
-def ingest_all(
-    store: Store, items: list[tuple[bytes, str]], *, config: Config, now: datetime
-) -> list[Outcome]:
-    """Take in (raw, source) pairs, uncommitted; a bug on one message quarantines only it."""
-    return [ingest_guarded(store, raw, config=config, now=now, source=s) for raw, s in items]
+        return [
+            ingest_guarded(store, raw, msg, config=config, now=now, source=source)
+            for (raw, source), msg in zip(items, parsed, strict=True)
+        ]
 
 
 def ingest_guarded(
-    store: Store, raw: bytes, *, config: Config, now: datetime, source: str
+    store: Store, raw: bytes, msg: Parsed, *, config: Config, now: datetime, source: str
 ) -> Outcome:
     try:
-        return ingest(store, raw, config=config, now=now, source=source)
+        return ingest(store, raw, msg, config=config, now=now, source=source)
     except Exception as e:
         log.exception("internal error on a message from %s", source)
         return quarantine(

@@ -19,6 +19,7 @@ from maild.clock import Clock
 from maild.config import Config
 from maild.intake.listener import Listener
 from maild.intake.mailbox import MailboxIntake
+from maild.intake.parse_pool import ParserPool
 from maild.intake.spool import Spool, SpoolIntake
 from maild.notify.outbox import FlushReport, flush
 from maild.notify.sender import open_transport
@@ -54,13 +55,14 @@ class Service:
         self.clock = clock
         self.stop = threading.Event()
         self.listener: Listener | None = None
+        self.parser = ParserPool(config.limits.message_bytes)
         self.intake: Intake = self._make_intake()
 
     def _make_intake(self) -> Intake:
         if self.config.intake.mode == "imap":
-            return MailboxIntake(self.config, self.store, self.clock, self.stop)
+            return MailboxIntake(self.config, self.store, self.clock, self.stop, self.parser)
         spool = Spool(self.store.root)
-        return SpoolIntake(self.config, self.store, self.clock, spool, self.stop)
+        return SpoolIntake(self.config, self.store, self.clock, spool, self.stop, self.parser)
 
     def start_listener(self) -> None:
         """Start the LMTP/SMTP listener (listener modes only); the MTA may deliver from now on."""
@@ -109,6 +111,7 @@ class Service:
             self.listener.stop()
             self.listener = None
         self.intake.close()
+        self.parser.close()
 
 
 def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:

@@ -18,6 +18,7 @@ import pytest
 from maild.clock import SystemClock
 from maild.config import Config
 from maild.intake.mailbox import MailboxIntake
+from maild.intake.parse_pool import ParserPool
 from maild.store import Store
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import SmtpCapture
@@ -194,7 +195,8 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
 
 
 def _intake(config: Config, store: Store) -> MailboxIntake:
-    return MailboxIntake(config, store, SystemClock(), threading.Event())
+    parser = ParserPool(config.limits.message_bytes, workers=1)
+    return MailboxIntake(config, store, SystemClock(), threading.Event(), parser)
 
 
 def test_crash_after_commit_before_move_neither_loses_nor_repeats(
@@ -211,7 +213,8 @@ def test_crash_after_commit_before_move_neither_loses_nor_repeats(
         source, uidvalidity = intake._connect()
         state = intake._load_state(uidvalidity)
         for batch in source.fetch(source.uids()):
-            intake._take_batch(batch, state)  # committed ...
+            parsing = intake.parser.submit([m.raw for m in batch if m.raw is not None])
+            intake._take_batch(batch, parsing, state)  # committed ...
         intake.close()  # ... and the process dies before moving anything
     assert len(dovecot.folder_messages(user, password, "INBOX")) == 1
     with Store.open(config.store.path) as store:

@@ -188,3 +188,21 @@ def test_kill_9_never_leaves_a_torn_database(tmp_path: Path) -> None:
             assert store.message_count() == counter
         assert isinstance(data, dict)
         last_seen = counter
+
+
+def test_commit_without_syncfs_fsyncs_each_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where syncfs(2) is missing, every new file and its directory is fsynced instead."""
+    import maild.store
+
+    synced: list[int] = []
+    monkeypatch.setattr(maild.store, "_syncfs", None)
+    monkeypatch.setattr(maild.store.os, "fsync", lambda fd: synced.append(fd))
+    with Store.open(tmp_path) as store:
+        ref = store.put_raw(b"one")
+        store.put_attachment(b"two")
+        before = len(synced)
+        store.commit()
+        assert len(synced) - before >= 2 + 2 + 1  # two files, their directories, the snapshot
+        assert store.read_file(ref) == b"one"

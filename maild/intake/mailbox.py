@@ -18,6 +18,7 @@ from maild.clock import Clock
 from maild.config import Config, ImapConfig
 from maild.ingest import ingest_guarded, quarantine
 from maild.intake.imap import FetchedMessage, ImapError, ImapSource
+from maild.intake.parse_pool import Parsed, ParseJob, ParserPool
 from maild.store import Store
 
 log = logging.getLogger("maild.mailbox")
@@ -28,8 +29,16 @@ _LONGEST_BACKOFF = 300.0
 class MailboxIntake:
     """Drains one IMAP folder into the store; reconnects with back-off after any failure."""
 
-    def __init__(self, config: Config, store: Store, clock: Clock, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        stop: threading.Event,
+        parser: ParserPool,
+    ) -> None:
         assert config.imap is not None
+        self.parser = parser
         self.config = config
         self.imap: ImapConfig = config.imap
         self.store = store
@@ -93,12 +102,19 @@ class MailboxIntake:
         self._move(source, state)
         new = [uid for uid in source.uids() if uid > state["last_uid"]]
         handled = 0
+        # Pipelined: the workers parse batch n+1 while this process stores batch n.
+        ahead: tuple[list[FetchedMessage], ParseJob] | None = None
         for batch in source.fetch(new):
-            self._take_batch(batch, state)
-            self._move(source, state)
-            handled += len(batch)
+            parsing = self.parser.submit([m.raw for m in batch if m.raw is not None])
+            if ahead is not None:
+                handled += self._take_batch(*ahead, state)
+                self._move(source, state)
+            ahead = (batch, parsing)
             if self.stop.is_set():
                 break
+        if ahead is not None:
+            handled += self._take_batch(*ahead, state)
+            self._move(source, state)
         if self.store.uncommitted:
             self.store.commit()
         return handled
@@ -111,25 +127,30 @@ class MailboxIntake:
             state = {"uidvalidity": uidvalidity, "last_uid": 0, "moves": {}}
         return state
 
-    def _take_batch(self, batch: list[FetchedMessage], state: dict[str, Any]) -> None:
+    def _take_batch(
+        self, batch: list[FetchedMessage], parsing: ParseJob, state: dict[str, Any]
+    ) -> int:
         """One commit: the batch's tickets, its last UID and the moves that are to follow."""
+        parsed = iter(parsing.results())
         now = self.clock.now()
         moves: dict[str, list[int]] = defaultdict(list, state["moves"])
         with self.store.batch():
             for message in batch:
-                destination = self._take(message, now)
+                msg = next(parsed) if message.raw is not None else None
+                destination = self._take(message, msg, now)
                 if destination:
                     moves[destination].append(message.uid)
             state["last_uid"] = max([state["last_uid"], *(m.uid for m in batch)])
             state["moves"] = dict(moves)
             self.store.set_state(self._state_key, state)
+        return len(batch)
 
-    def _take(self, message: FetchedMessage, now: datetime) -> str | None:
+    def _take(self, message: FetchedMessage, msg: Parsed | None, now: datetime) -> str | None:
         """Ingest one fetched message; returns the folder it should move to, if any."""
         source = f"imap:{self.imap.folder}/{message.uid}"
-        if message.raw is not None:
+        if message.raw is not None and msg is not None:
             outcome = ingest_guarded(
-                self.store, message.raw, config=self.config, now=now, source=source
+                self.store, message.raw, msg, config=self.config, now=now, source=source
             )
             if outcome.result == "quarantined":
                 return self.imap.quarantine_folder

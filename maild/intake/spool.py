@@ -16,6 +16,7 @@ from pathlib import Path
 from maild.clock import Clock
 from maild.config import Config
 from maild.ingest import ingest_batch
+from maild.intake.parse_pool import ParserPool
 from maild.store import Store, fsync_dir
 
 
@@ -61,10 +62,12 @@ class SpoolIntake:
         clock: Clock,
         spool: Spool,
         stop: threading.Event,
+        parser: ParserPool,
         *,
         batch_size: int = 100,
     ) -> None:
         self.stop = stop
+        self.parser = parser
         self.config = config
         self.store = store
         self.clock = clock
@@ -76,7 +79,8 @@ class SpoolIntake:
         handled = 0
         while paths := self.spool.waiting(self.batch_size):
             items = [(path.read_bytes(), f"listener:{path.name}") for path in paths]
-            ingest_batch(self.store, items, config=self.config, now=self.clock.now())
+            now = self.clock.now()
+            ingest_batch(self.store, items, parser=self.parser, config=self.config, now=now)
             self.spool.done(paths)
             handled += len(paths)
         return handled

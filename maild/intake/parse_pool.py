@@ -1,0 +1,135 @@
+"""Parsing in worker processes, a batch ahead of the store.
+
+Parsing is pure Python and most of intake's CPU, so a pool uses the machine's other cores while
+the main process stores the previous batch. It also fences off hostile mail: a message that
+hangs the parser or kills its process costs a worker and ends in quarantine, not the daemon.
+Small batches (the listener's usual one message) are parsed in-process: no hand-off cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from multiprocessing.pool import AsyncResult, Pool
+
+from maild.intake.parse import ParsedMessage, ParseError, parse_message
+
+log = logging.getLogger("maild.parse")
+
+Parsed = ParsedMessage | ParseError
+
+# Below this many messages the hand-off costs more than it saves.
+SMALLEST_POOLED_BATCH = 8
+CHUNKS_PER_WORKER = 4
+# How long one chunk may take before its worker is presumed hung or dead.
+CHUNK_TIMEOUT_SECONDS = 60.0
+
+
+def parse_or_error(raw: bytes, max_bytes: int) -> Parsed:
+    """The result of parsing one message, a ParseError being a result like any other."""
+    try:
+        return parse_message(raw, max_bytes=max_bytes)
+    except ParseError as error:
+        return error
+
+
+ParseOne = Callable[[bytes, int], Parsed]
+
+
+def _parse_chunk(raws: Sequence[bytes], max_bytes: int, parse_one: ParseOne) -> list[Parsed]:
+    return [parse_one(raw, max_bytes) for raw in raws]
+
+
+class ParseJob:
+    """Parsing of one batch under way; `results()` waits for it."""
+
+    def __init__(
+        self,
+        pool: ParserPool,
+        chunks: list[list[bytes]],
+        pending: list[AsyncResult[list[Parsed]]] | None,
+    ) -> None:
+        self._pool = pool
+        self._chunks = chunks
+        self._pending = pending
+
+    def results(self) -> list[Parsed]:
+        """One result per message, in order."""
+        pool = self._pool
+        if self._pending is None:
+            return [pool.parse_one(raw, pool.max_bytes) for chunk in self._chunks for raw in chunk]
+        out: list[Parsed] = []
+        for chunk, pending in zip(self._chunks, self._pending, strict=True):
+            try:
+                out.extend(pending.get(timeout=pool.timeout))
+            except multiprocessing.TimeoutError:
+                log.error("a parser worker hung or died; isolating %d message(s)", len(chunk))
+                pool.restart()
+                out.extend(pool.isolate(chunk))
+        return out
+
+
+class ParserPool:
+    """Worker processes that parse mail; started on first use, stopped by close()."""
+
+    def __init__(
+        self,
+        max_bytes: int,
+        *,
+        workers: int | None = None,
+        timeout: float = CHUNK_TIMEOUT_SECONDS,
+        parse_one: ParseOne = parse_or_error,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.timeout = timeout
+        self.parse_one = parse_one  # a module-level function: workers import it by name
+        self._pool: Pool | None = None
+
+    def submit(self, raws: Sequence[bytes]) -> ParseJob:
+        """Start parsing a batch; small batches and one-core machines parse in-process."""
+        if len(raws) < SMALLEST_POOLED_BATCH or self.workers < 2:
+            return ParseJob(self, [list(raws)], None)
+        size = -(-len(raws) // (self.workers * CHUNKS_PER_WORKER))
+        chunks = [list(raws[i : i + size]) for i in range(0, len(raws), size)]
+        pool = self._started()
+        pending = [
+            pool.apply_async(_parse_chunk, (chunk, self.max_bytes, self.parse_one))
+            for chunk in chunks
+        ]
+        return ParseJob(self, chunks, pending)
+
+    def isolate(self, raws: Sequence[bytes]) -> list[Parsed]:
+        """Parse messages one per task, so only the one that breaks a worker is lost."""
+        out: list[Parsed] = []
+        for raw in raws:
+            task = self._started().apply_async(self.parse_one, (raw, self.max_bytes))
+            try:
+                out.append(task.get(timeout=self.timeout))
+            except multiprocessing.TimeoutError:
+                self.restart()
+                out.append(ParseError("the parser hung or crashed on this message"))
+        return out
+
+    def restart(self) -> None:
+        """Kill every worker (a hung one never returns by itself); the next use starts anew."""
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+    def _started(self) -> Pool:
+        if self._pool is None:
+            # forkserver: workers never inherit the daemon's threads (listener, IDLE) or locks.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["maild.intake.parse"])
+            self._pool = context.Pool(self.workers)
+        return self._pool
