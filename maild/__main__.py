@@ -4,4 +4,5 @@ import sys
 
 from maild.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # parser workers import this module under another name
+    sys.exit(main())

@@ -59,7 +59,7 @@ class ImapConfig:
     quarantine_folder: str = "maild/quarantine"
     poll_seconds: float = 60.0
     idle: bool = True
-    batch_size: int = 100
+    batch_size: int = 200
     timeout: float = 30.0
 
 
@@ -180,7 +180,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             quarantine_folder=imap_t.string("quarantine_folder", "maild/quarantine"),
             poll_seconds=imap_t.number("poll_seconds", 60.0, low=1.0),
             idle=imap_t.boolean("idle", True),
-            batch_size=imap_t.integer("batch_size", 100, low=1),
+            batch_size=imap_t.integer("batch_size", 200, low=1),
             timeout=imap_t.number("timeout", 30.0, low=1.0),
         )
         if imap.quarantine_folder in (imap.folder, imap.processed_folder):

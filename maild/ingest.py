@@ -140,6 +140,7 @@ def _open_ticket(
     number = store.allocate_ticket_number()
     tid = ticket_id(support.ticket_prefix, number)
     language = detect_language(msg.subject, msg.text, fallback=support.language)
+    stamp = iso(now)
     subject = clean_subject(msg.subject, support.ticket_prefix) or _no_subject(language)
     store.add_ticket(
         {
@@ -152,8 +153,8 @@ def _open_ticket(
             "customer_name": msg.from_name,
             "subject": subject,
             "language": language,
-            "created_at": iso(now),
-            "updated_at": iso(now),
+            "created_at": stamp,
+            "updated_at": stamp,
             "message_count": 1,
         }
     )

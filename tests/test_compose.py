@@ -2,6 +2,7 @@
 
 import email
 import email.policy
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -55,7 +56,7 @@ def test_ack_headers_thread_and_protect_against_loops() -> None:
 
 def test_rendering_is_deterministic_for_retries() -> None:
     draft, raw = ack()
-    stored = dict(draft.__dict__, references=list(draft.references))
+    stored = json.loads(json.dumps(draft.to_stored()))
     assert to_mime(Draft.from_stored(stored)) == raw
 
 

@@ -83,14 +83,15 @@ class ParserPool:
         parse_one: ParseOne = parse_or_error,
     ) -> None:
         self.max_bytes = max_bytes
-        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        # The main process stores while the workers parse: leave it a core of its own.
+        self.workers = workers if workers is not None else max((os.cpu_count() or 1) - 1, 0)
         self.timeout = timeout
         self.parse_one = parse_one  # a module-level function: workers import it by name
         self._pool: Pool | None = None
 
     def submit(self, raws: Sequence[bytes]) -> ParseJob:
         """Start parsing a batch; small batches and one-core machines parse in-process."""
-        if len(raws) < SMALLEST_POOLED_BATCH or self.workers < 2:
+        if len(raws) < SMALLEST_POOLED_BATCH or self.workers < 1:
             return ParseJob(self, [list(raws)], None)
         size = -(-len(raws) // (self.workers * CHUNKS_PER_WORKER))
         chunks = [list(raws[i : i + size]) for i in range(0, len(raws), size)]

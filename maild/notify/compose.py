@@ -57,6 +57,10 @@ class Draft:
     auto_submitted: str
     date: str  # ISO 8601
 
+    def to_stored(self) -> dict[str, Any]:
+        """The draft as plain JSON data (dataclasses.asdict deep-copies, slowly)."""
+        return {**vars(self), "references": list(self.references)}
+
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Draft:
         """A draft back from the store, where tuples became lists."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from maild.clock import iso, parse_iso
@@ -39,6 +39,7 @@ def queue_mail(
 ) -> str:
     """Stage a mail in the outbox and on its ticket; it goes out at the next flush."""
     mail_id = uuid.uuid4().hex
+    stamp = iso(now)
     store.add_outgoing(
         {
             "id": mail_id,
@@ -48,11 +49,11 @@ def queue_mail(
             "automatic": automatic,
             "envelope_from": draft.sender,
             "recipients": [draft.to],
-            "draft": asdict(draft),
+            "draft": draft.to_stored(),
             "status": "pending",
             "attempts": 0,
-            "created_at": iso(now),
-            "next_attempt_at": iso(now),
+            "created_at": stamp,
+            "next_attempt_at": stamp,
             "last_error": None,
             "sent_at": None,
         }
@@ -69,7 +70,7 @@ def queue_mail(
             "cc": [],
             "subject": draft.subject,
             "date": draft.date,
-            "received_at": iso(now),
+            "received_at": stamp,
             "in_reply_to": [draft.in_reply_to] if draft.in_reply_to else [],
             "references": list(draft.references),
             "text": draft.body,
@@ -90,7 +91,8 @@ class FlushReport:
 def flush(store: Store, transport: Transport, now: datetime) -> FlushReport:
     """Try every due mail once; results are journalled one by one as they happen."""
     report = FlushReport()
-    due = [m for m in store.outgoing("pending") if m["next_attempt_at"] <= iso(now)]
+    cutoff = iso(now)
+    due = [m for m in store.outgoing("pending") if m["next_attempt_at"] <= cutoff]
     if not due:
         return report
     with transport:
