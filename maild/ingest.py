@@ -7,6 +7,7 @@ spool) that the message is done. Nothing here sends mail: acknowledgements go to
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +27,9 @@ from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
 log = logging.getLogger("maild.ingest")
 
 MAX_STORED_TEXT = 200_000
+# An address maild answers automatically: printable ASCII, one @, a dotted domain. Stranger
+# senders still get their ticket; a person decides whether and how to answer them.
+_ANSWERABLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,9 @@ def _acknowledge(
     store: Store, msg: ParsedMessage, *, config: Config, number: int, now: datetime, lang: str
 ) -> bool:
     """Queue the acknowledgement unless this sender already had its hourly share of robots."""
+    if not _ANSWERABLE.fullmatch(msg.from_addr):
+        log.warning("no acknowledgement: %r is not an address maild answers", msg.from_addr)
+        return False
     limit = config.limits.auto_replies_per_hour
     if store.auto_replies_since(msg.from_addr, now - timedelta(hours=1)) >= limit:
         log.warning("no acknowledgement to %s: %d automatic mails this hour", msg.from_addr, limit)

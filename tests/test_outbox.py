@@ -148,3 +148,16 @@ def test_tls_and_auth_failures_defer(
             error = store.outgoing()[0]["last_error"]
         assert ("certificate" in error) if ca is None else ("login refused" in error)
         assert server.messages == []
+
+
+def test_a_draft_that_cannot_become_mail_fails_alone(
+    tmp_path: Path, smtp_server: SmtpCapture
+) -> None:
+    with Store.open(tmp_path) as store:
+        queue(store, to="broken\r\nBcc: victim@example.com")
+        queue(store, to="fine@example.com", now=NOW + timedelta(seconds=1))
+        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW + timedelta(seconds=1))
+        assert (report.sent, report.failed) == (1, 1)
+        broken = next(m for m in store.outgoing() if m["status"] == "failed")
+        assert "cannot compose" in broken["last_error"]
+    assert [c.rcpt_tos for c in smtp_server.messages] == [["fine@example.com"]]

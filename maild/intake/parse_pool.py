@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Sequence
 from multiprocessing.pool import AsyncResult, Pool
 
@@ -36,6 +37,14 @@ def parse_or_error(raw: bytes, max_bytes: int) -> Parsed:
 
 
 ParseOne = Callable[[bytes, int], Parsed]
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: the daemon finishes its batch, then closes us.
+
+    SIGTERM stays fatal, as Pool.terminate() relies on it (a systemd unit uses KillMode=mixed).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _parse_chunk(raws: Sequence[bytes], max_bytes: int, parse_one: ParseOne) -> list[Parsed]:
@@ -132,5 +141,5 @@ class ParserPool:
             # forkserver: workers never inherit the daemon's threads (listener, IDLE) or locks.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["maild.intake.parse"])
-            self._pool = context.Pool(self.workers)
+            self._pool = context.Pool(self.workers, initializer=_ignore_interrupts)
         return self._pool

@@ -108,8 +108,7 @@ def _attempt(
     """One delivery attempt; False when the server is unreachable and the round should stop."""
     attempts = mail["attempts"] + 1
     try:
-        raw = to_mime(Draft.from_stored(mail["draft"]))
-        transport.send(mail["envelope_from"], mail["recipients"], raw)
+        transport.send(mail["envelope_from"], mail["recipients"], _render(mail))
     except DeliveryError as e:
         gave_up = e.permanent or now - parse_iso(mail["created_at"]) >= GIVE_UP_AFTER
         fields = {"attempts": attempts, "last_error": str(e)}
@@ -129,3 +128,11 @@ def _attempt(
     report.sent += 1
     log.info("outbox: sent %s %s to %s", mail["kind"], mail["message_id"], mail["recipients"])
     return True
+
+
+def _render(mail: dict) -> bytes:
+    """The mail's bytes, the same on every attempt; a draft that makes no mail fails for good."""
+    try:
+        return to_mime(Draft.from_stored(mail["draft"]))
+    except (ValueError, TypeError, KeyError) as e:
+        raise DeliveryError(f"cannot compose this mail: {e}", permanent=True) from e
