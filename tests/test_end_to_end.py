@@ -215,3 +215,41 @@ def test_tickets_show_unknown_and_text_output(
     assert code == 0 and "請協助" in out
     code, _ = loop.maild("tickets", "show", "MD-9999", capsys=capsys)
     assert code == 1
+
+
+CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.eml"))
+
+
+def test_whole_corpus_through_imap_twice_loses_nothing_and_acks_once(
+    loop: Loop, smtp_server: SmtpCapture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every awkward message becomes a ticket, is filtered or is quarantined; a redelivery of
+    all of them changes nothing."""
+    for path in CORPUS:
+        loop.deliver(path.read_bytes())
+    assert f"taken in: {len(CORPUS)}" in loop.once(capsys)
+    tickets = loop.tickets(capsys)
+    acks = len(smtp_server.messages)
+    processed, quarantined = loop.folder("maild/processed"), loop.folder("maild/quarantine")
+    assert loop.folder("INBOX") == []
+    assert len(processed) + len(quarantined) == len(CORPUS)
+    assert 0 < len(quarantined) < 5  # random bytes and the 200-level nesting, not real mail
+    assert 0 < acks <= len(tickets)
+    for ticket in tickets:
+        shown = loop.show(ticket["id"], capsys)
+        first = shown["messages"][0]
+        assert "\ufffd" not in first["subject"] + first["text"], ticket["id"]
+    for raw in acks_of(smtp_server):
+        assert raw["Auto-Submitted"] == "auto-replied"
+        assert raw["Bcc"] is None
+
+    for path in CORPUS:
+        loop.deliver(path.read_bytes())
+    loop.once(capsys)
+    assert loop.tickets(capsys) == tickets
+    assert len(smtp_server.messages) == acks
+    assert loop.folder("INBOX") == []
+
+
+def acks_of(server: SmtpCapture) -> list[email.message.EmailMessage]:
+    return [parsed(c) for c in server.messages]
