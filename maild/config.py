@@ -132,8 +132,6 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     """Validate a parsed TOML document; raises ConfigError listing every problem."""
     problems: list[str] = []
     root = _Table(data, "", problems)
-    known = ("support", "imap", "smtp", "store", "intake", "limits")
-    root.reject_unknown(known)
 
     support_t = root.table("support", required=True)
     address = support_t.address("address", required=True)
@@ -145,24 +143,24 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         ).upper(),
         language=support_t.choice("language", LANGUAGES, "en"),
     )
-    support_t.reject_unknown(("address", "name", "ticket_prefix", "language"))
+    support_t.reject_unknown()
 
     store_t = root.table("store", required=True)
     store = StoreConfig(path=Path(store_t.string("path", "", required=True)).expanduser())
-    store_t.reject_unknown(("path",))
+    store_t.reject_unknown()
 
     intake_t = root.table("intake")
     mode = intake_t.choice("mode", INTAKE_MODES, "imap")
     host, port = intake_t.host_port("listen", "127.0.0.1:2525")
     intake = IntakeConfig(mode=mode, listen_host=host, listen_port=port)
-    intake_t.reject_unknown(("mode", "listen"))
+    intake_t.reject_unknown()
 
     limits_t = root.table("limits")
     limits = LimitsConfig(
         message_bytes=limits_t.size("message_size", "25MiB"),
         auto_replies_per_hour=limits_t.integer("auto_replies_per_hour", 5, low=0),
     )
-    limits_t.reject_unknown(("message_size", "auto_replies_per_hour"))
+    limits_t.reject_unknown()
 
     imap = None
     imap_t = root.table("imap", required=(mode == "imap"), why='[intake] mode = "imap"')
@@ -187,25 +185,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             problems.append("imap.quarantine_folder: must differ from folder and processed_folder")
         if imap.processed_folder == imap.folder:
             problems.append('imap.processed_folder: must differ from folder (or "" to keep mail)')
-        imap_t.reject_unknown(
-            (
-                "host",
-                "port",
-                "username",
-                "password",
-                "password_file",
-                "password_env",
-                "tls",
-                "ca_file",
-                "folder",
-                "processed_folder",
-                "quarantine_folder",
-                "poll_seconds",
-                "idle",
-                "batch_size",
-                "timeout",
-            )
-        )
+        imap_t.reject_unknown()
 
     smtp_t = root.table("smtp", required=True)
     transport = smtp_t.choice("transport", TRANSPORTS, "smtp")
@@ -226,22 +206,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         problems.append(
             "smtp.password: username is set, so set password, password_file or password_env"
         )
-    smtp_t.reject_unknown(
-        (
-            "transport",
-            "host",
-            "port",
-            "username",
-            "password",
-            "password_file",
-            "password_env",
-            "tls",
-            "ca_file",
-            "folder",
-            "timeout",
-        )
-    )
+    smtp_t.reject_unknown()
 
+    root.reject_unknown()
     if problems:
         raise ConfigError(problems, path)
     return Config(
@@ -256,13 +223,18 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
 
 
 class _Table:
-    """Typed reads from one TOML table that record a problem instead of raising."""
+    """Typed reads from one TOML table that record a problem instead of raising.
+
+    Every key the code reads is known; `reject_unknown` reports the rest, so the list of valid
+    keys is the code itself and cannot drift from it.
+    """
 
     def __init__(self, data: Any, name: str, problems: list[str], present: bool = True) -> None:
         self.data: dict[str, Any] = data if isinstance(data, dict) else {}
         self.name = name
         self.problems = problems
         self.present = present
+        self.known: list[str] = []
 
     def _key(self, key: str) -> str:
         return f"{self.name}.{key}" if self.name else key
@@ -271,6 +243,7 @@ class _Table:
         self.problems.append(f"{self._key(key)}: {text}")
 
     def _get(self, key: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
+        self.known.append(key)
         value = self.data.get(key)
         if value is None:
             return None
@@ -283,6 +256,7 @@ class _Table:
         return value
 
     def table(self, key: str, required: bool = False, why: str = "") -> _Table:
+        self.known.append(key)
         value = self.data.get(key)
         if value is None:
             if required:
@@ -294,7 +268,8 @@ class _Table:
             return _Table({}, self._key(key), self.problems, present=False)
         return _Table(value, self._key(key), self.problems)
 
-    def reject_unknown(self, known: tuple[str, ...]) -> None:
+    def reject_unknown(self) -> None:
+        known = list(dict.fromkeys(self.known))
         for key in self.data:
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
@@ -355,6 +330,7 @@ class _Table:
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
+        self.known.append(key)
         value = self.data.get(key)
         if value is None:
             return default
@@ -381,6 +357,7 @@ class _Table:
         return host.strip("[]"), int(port)
 
     def size(self, key: str, default: str) -> int:
+        self.known.append(key)
         raw = self.data.get(key, default)
         if isinstance(raw, int) and not isinstance(raw, bool):
             return raw
@@ -402,7 +379,9 @@ class _Table:
 
     def secret(self, *, required: bool) -> str | None:
         """password, password_file or password_env: exactly one; the value is never echoed."""
-        given = [k for k in ("password", "password_file", "password_env") if k in self.data]
+        keys = ("password", "password_file", "password_env")
+        self.known.extend(keys)
+        given = [k for k in keys if k in self.data]
         if len(given) > 1:
             self._problem(given[1], f"set only one of {', '.join(given)}")
             return None

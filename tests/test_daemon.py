@@ -35,6 +35,17 @@ def maild_process(config: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def maild_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run one maild command to its end, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "maild", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
+
+
 @pytest.fixture
 def daemons() -> Iterator[list[subprocess.Popen[str]]]:
     """Processes started by a test; killed if the test left them running."""
@@ -139,24 +150,14 @@ def test_check_reports_each_failure_on_its_own_line(
     smtp_server: SmtpCapture,
 ) -> None:
     good = config_file(account=imap_account, outgoing=smtp_server)
-    result = subprocess.run(
-        [sys.executable, "-m", "maild", "--config", str(good), "check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = maild_command("--config", str(good), "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imap: ok" in result.stdout and "smtp: ok" in result.stdout
 
     bad = good.read_text().replace(imap_account.password, "wrong-password")
     bad = bad.replace(f"port = {smtp_server.port}", "port = 1")
     good.write_text(bad)
-    result = subprocess.run(
-        [sys.executable, "-m", "maild", "--config", str(good), "check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = maild_command("--config", str(good), "check")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert any(line.startswith("imap: ") and "ok" not in line for line in lines), lines
@@ -167,24 +168,13 @@ def test_check_reports_each_failure_on_its_own_line(
 def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[support]\naddress = "nope"\n[store]\npath = "/tmp/x"\n[smtp]\nhots = "a"\n')
-    result = subprocess.run(
-        [sys.executable, "-m", "maild", "--config", str(path), "check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = maild_command("--config", str(path), "check")
     assert result.returncode == 2
     assert "support.address" in result.stderr and "did you mean 'host'" in result.stderr
 
 
 def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "maild", "demo", "--exit", "--dir", str(tmp_path), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONUTF8": "1"},
-    )
+    result = maild_command("demo", "--exit", "--dir", str(tmp_path), "--port", "0")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "我们已收到您的问题：系统崩溃，无法登录" in out
