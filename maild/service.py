@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,6 +57,8 @@ class Service:
         self.stop = threading.Event()
         self.listener: Listener | None = None
         self.parser = ParserPool(config.limits.message_bytes)
+        self._outbox_backoff = 0.0
+        self._outbox_retry_at = 0.0
         self.intake: Intake = self._make_intake()
 
     def _make_intake(self) -> Intake:
@@ -87,7 +90,20 @@ class Service:
         return CycleReport(taken_in, self.flush_outbox(), self.intake.last_error)
 
     def flush_outbox(self) -> FlushReport:
-        return flush(self.store, open_transport(self.config.smtp), self.clock.now())
+        """Deliver what is due, unless the server was unreachable moments ago.
+
+        The back-off keeps a dead or black-holed SMTP server (each try a network timeout) from
+        stalling intake, which runs on the same thread.
+        """
+        if time.monotonic() < self._outbox_retry_at:
+            return FlushReport()
+        report = flush(self.store, open_transport(self.config.smtp), self.clock.now())
+        if report.unreachable:
+            self._outbox_backoff = min(max(self._outbox_backoff * 2, OUTBOX_RETRY_SECONDS), 300)
+            self._outbox_retry_at = time.monotonic() + self._outbox_backoff
+        else:
+            self._outbox_backoff = 0.0
+        return report
 
     def run(self) -> None:
         """Run until stop is set (SIGTERM): the current batch finishes, then we return."""

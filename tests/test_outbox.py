@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import email
 import email.policy
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from maild.config import SmtpConfig, SupportConfig
+from maild.clock import FixedClock
+from maild.config import Config, SmtpConfig, SupportConfig
 from maild.notify.compose import Draft, new_message_id
 from maild.notify.outbox import flush, queue_mail, retry_delay
 from maild.notify.sender import SmtpTransport
+from maild.service import Service
 from maild.store import Store
 from tests.servers.dovecot import free_port
 from tests.servers.smtp_capture import SmtpCapture
@@ -161,3 +164,19 @@ def test_a_draft_that_cannot_become_mail_fails_alone(
         broken = next(m for m in store.outgoing() if m["status"] == "failed")
         assert "cannot compose" in broken["last_error"]
     assert [c.rcpt_tos for c in smtp_server.messages] == [["fine@example.com"]]
+
+
+def test_service_backs_off_from_an_unreachable_server(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    """A dead SMTP server is not retried on every cycle: intake shares the thread."""
+    config = make_config(smtp={"transport": "smtp", "port": free_port(), "tls": "none"})
+    with Store.open(config.store.path) as store:
+        queue(store)
+        service = Service(config, store, FixedClock(NOW))
+        first = service.flush_outbox()
+        assert (first.deferred, first.unreachable) == (1, True)
+        second = service.flush_outbox()
+        assert (second.sent, second.deferred, second.failed) == (0, 0, 0)
+        assert store.outgoing()[0]["attempts"] == 1
+        service.close()

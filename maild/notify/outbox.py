@@ -86,6 +86,7 @@ class FlushReport:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    unreachable: bool = False  # the server could not be reached: the round stopped early
 
 
 def flush(store: Store, transport: Transport, now: datetime) -> FlushReport:
@@ -98,6 +99,7 @@ def flush(store: Store, transport: Transport, now: datetime) -> FlushReport:
     with transport:
         for mail in sorted(due, key=lambda m: m["created_at"]):
             if not _attempt(store, transport, mail, now, report):
+                report.unreachable = True
                 break
     return report
 
