@@ -241,3 +241,31 @@ def test_uidvalidity_change_rereads_and_dedupes(
         intake.close()
         assert len(store.tickets()) == 4
     client.logout()
+
+
+def test_a_message_the_server_cannot_send_does_not_stall_intake(
+    dovecot: Dovecot, imap_account: ImapAccount, make_config: Callable[..., Config]
+) -> None:
+    """Dovecot drops the session when a message file is unreadable: maild finds that message,
+    records it with the server's error, leaves it in the inbox and takes in the rest."""
+    config = make_config(account=imap_account)
+    user, password = imap_account.username, imap_account.password
+    for i in range(5):
+        dovecot.append(user, password, customer_mail(f"c{i}@example.com", f"s{i}", "text"))
+    maildir = dovecot.maildir_path(user)
+    files = sorted([*(maildir / "new").iterdir(), *(maildir / "cur").iterdir()])
+    files[2].chmod(0)  # the third message can no longer be read by the server
+    with Store.open(config.store.path) as store:
+        intake = _intake(config, store)
+        for _ in range(6):
+            intake._retry_at = 0.0  # no back-off waits in a test
+            intake.drain()
+        intake.close()
+        customers = sorted(t["customer"] for t in store.tickets())
+        assert customers == ["c0@example.com", "c1@example.com", "c3@example.com", "c4@example.com"]
+        [record] = store.quarantined()
+        assert "fails to send it" in record["reason"] and record["raw"] is None
+    assert len(dovecot.folder_messages(user, password, "maild.processed")) == 4
+    client = dovecot.client(user, password)
+    assert client.select_folder("INBOX")[b"EXISTS"] == 1  # the unreadable one, left in place
+    client.logout()

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,8 @@ class MailboxIntake:
         self.stop = stop
         self.last_error: str | None = None
         self._source: ImapSource | None = None
+        self._suspect: tuple[int, int] | None = None  # UIDs of a batch whose FETCH failed
+        self._unreadable: dict[int, str] = {}  # UID -> the error fetching it alone gave
         self._backoff = 0.0
         self._retry_at = 0.0
         self._state_key = f"imap:{self.imap.username}@{self.imap.host}/{self.imap.folder}"
@@ -101,23 +104,71 @@ class MailboxIntake:
         state = self._load_state(self._uidvalidity)
         self._move(source, state)
         new = [uid for uid in source.uids() if uid > state["last_uid"]]
+        new = self._set_aside_unreadable(new, state)
         handled = 0
         # Pipelined: the workers parse batch n+1 while this process stores batch n.
         ahead: tuple[list[FetchedMessage], ParseJob] | None = None
-        for batch in source.fetch(new):
-            parsing = self.parser.submit([m.raw for m in batch if m.raw is not None])
-            if ahead is not None:
-                handled += self._take_batch(*ahead, state)
-                self._move(source, state)
-            ahead = (batch, parsing)
-            if self.stop.is_set():
-                break
+        try:
+            for batch in self._fetch(source, new):
+                parsing = self.parser.submit([m.raw for m in batch if m.raw is not None])
+                if ahead is not None:
+                    handled += self._take_batch(*ahead, state)
+                    self._move(source, state)
+                ahead = (batch, parsing)
+                if self.stop.is_set():
+                    break
+        except ImapError:
+            if ahead is not None:  # keep what was fetched; its moves wait for the reconnect
+                self._take_batch(*ahead, state)
+            raise
         if ahead is not None:
             handled += self._take_batch(*ahead, state)
             self._move(source, state)
         if self.store.uncommitted:
             self.store.commit()
         return handled
+
+    def _fetch(self, source: ImapSource, uids: list[int]) -> Iterator[list[FetchedMessage]]:
+        """Fetch in batches; after a batch failed, its UIDs one at a time to find the culprit.
+
+        Some messages make the server fail every FETCH of them (Dovecot drops the session on an
+        unreadable file), which would stall intake at that batch forever.
+        """
+        size = self.imap.batch_size
+        start = 0
+        while start < len(uids):
+            chunk = uids[start : start + (1 if self._is_suspect(uids[start]) else size)]
+            try:
+                yield from source.fetch(chunk)
+            except ImapError as error:
+                if len(chunk) == 1:
+                    self._unreadable[chunk[0]] = str(error)
+                else:
+                    self._suspect = (chunk[0], chunk[-1])
+                raise
+            start += len(chunk)
+
+    def _is_suspect(self, uid: int) -> bool:
+        return self._suspect is not None and self._suspect[0] <= uid <= self._suspect[1]
+
+    def _set_aside_unreadable(self, uids: list[int], state: dict[str, Any]) -> list[int]:
+        """Record messages the server cannot deliver, and go on without them.
+
+        They stay in the folder (moving them may fail the same way) and in the quarantine
+        list with the server's error, so nothing is lost and an operator can look.
+        """
+        unreadable = [uid for uid in uids if uid in self._unreadable]
+        if not unreadable:
+            return uids
+        with self.store.batch():
+            for uid in unreadable:
+                reason = f"the IMAP server fails to send it; left in place: {self._unreadable[uid]}"
+                source = f"imap:{self.imap.folder}/{uid}"
+                quarantine(self.store, None, reason=reason, source=source, now=self.clock.now())
+            state["last_uid"] = max(state["last_uid"], *unreadable)
+            self.store.set_state(self._state_key, state)
+        self._unreadable.clear()
+        return [uid for uid in uids if uid > state["last_uid"]]
 
     def _load_state(self, uidvalidity: int) -> dict[str, Any]:
         state = self.store.state(self._state_key)
