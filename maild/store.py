@@ -236,12 +236,6 @@ class Store:
     def put_attachment(self, payload: bytes) -> str:
         return self._put_file("attachments", payload, ".bin")
 
-    def read_file(self, ref: str) -> bytes:
-        path = (self.root / ref).resolve()
-        if self.root.resolve() not in path.parents:
-            raise StoreError(f"refusing to read {ref!r} outside the data directory")
-        return path.read_bytes()
-
     def put_quarantined(self, raw: bytes | None, record: dict[str, Any]) -> str:
         """Keep unreadable mail with its reason, so an operator can inspect and retry it.
 
@@ -312,9 +306,6 @@ class Store:
     def messages(self, ticket: int | None) -> list[dict[str, Any]]:
         """A ticket's messages; None gives the filtered mail that joined no ticket."""
         return [m for m in self._all("messages") if m.get("ticket") == ticket]
-
-    def message_count(self) -> int:
-        return len(self._message_ticket)
 
     # -- outbox ------------------------------------------------------------------------------
 
