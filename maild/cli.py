@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import signal
 import sys
 from datetime import datetime
@@ -154,8 +155,10 @@ def _tickets_list(config: Config, args: argparse.Namespace) -> int:
     )
     for t in tickets:
         print(
-            f"{t['id']:<10} {t['status']:<9} {t['priority']:<9} {t['message_count']:>4}  "
-            f"{t['updated_at']:<20} {t['customer']}  {t['subject']}"
+            _safe(
+                f"{t['id']:<10} {t['status']:<9} {t['priority']:<9} {t['message_count']:>4}  "
+                f"{t['updated_at']:<20} {t['customer']}  {t['subject']}"
+            )
         )
     return EXIT_OK
 
@@ -219,17 +222,25 @@ def _attachment(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: stored[k] for k in ("filename", "size", "content_type")}
 
 
+# A customer's text must not drive the agent's terminal (escape sequences, bells, C1 controls).
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    return _TERMINAL_CONTROLS.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
 def _print_ticket(t: dict[str, Any]) -> None:
-    print(f"{t['id']}  {t['subject']}")
+    print(_safe(f"{t['id']}  {t['subject']}"))
     print(f"  status {t['status']}, priority {t['priority']}, category {t['category']}")
     name = t["customer_name"]
-    print(f"  customer {name} <{t['customer']}>" if name else f"  customer {t['customer']}")
+    print(_safe(f"  customer {name} <{t['customer']}>" if name else f"  customer {t['customer']}"))
     print(f"  opened {t['created_at']}, updated {t['updated_at']}")
     for m in t["messages"]:
         arrow = "←" if m["direction"] == "in" else "→"
-        print(f"\n{arrow} {m['date']}  {m['kind']}  {m['from']} → {', '.join(m['to'])}")
-        print(f"  {m['subject']}")
+        print(_safe(f"\n{arrow} {m['date']}  {m['kind']}  {m['from']} → {', '.join(m['to'])}"))
+        print(_safe(f"  {m['subject']}"))
         for a in m["attachments"]:
-            print(f"  [attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)")
+            print(_safe(f"  [attachment] {a['filename']} ({a['content_type']}, {a['size']} bytes)"))
         for line in m["text"].strip().splitlines()[:40]:
-            print(f"  | {line}")
+            print(_safe(f"  | {line}"))

@@ -34,7 +34,7 @@ def _check_imap(config: Config) -> str | None:
     assert config.imap is not None
     source = ImapSource(config.imap, max_bytes=config.limits.message_bytes)
     try:
-        source.connect()
+        source.connect(create_folders=False)
     except ImapError as e:
         return str(e)
     finally:

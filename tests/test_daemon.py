@@ -145,6 +145,7 @@ def test_second_daemon_on_the_same_data_refuses(
 
 
 def test_check_reports_each_failure_on_its_own_line(
+    dovecot: Dovecot,
     imap_account: ImapAccount,
     config_file: Callable[..., Path],
     smtp_server: SmtpCapture,
@@ -153,6 +154,9 @@ def test_check_reports_each_failure_on_its_own_line(
     result = maild_command("--config", str(good), "check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imap: ok" in result.stdout and "smtp: ok" in result.stdout
+    client = dovecot.client(imap_account.username, imap_account.password)
+    assert not client.folder_exists("maild.processed")  # check looks, it does not change
+    client.logout()
 
     bad = good.read_text().replace(imap_account.password, "wrong-password")
     bad = bad.replace(f"port = {smtp_server.port}", "port = 1")
@@ -253,8 +257,12 @@ def test_a_message_the_server_cannot_send_does_not_stall_intake(
     for i in range(5):
         dovecot.append(user, password, customer_mail(f"c{i}@example.com", f"s{i}", "text"))
     maildir = dovecot.maildir_path(user)
-    files = sorted([*(maildir / "new").iterdir(), *(maildir / "cur").iterdir()])
-    files[2].chmod(0)  # the third message can no longer be read by the server
+    [third] = [
+        path
+        for path in [*(maildir / "new").iterdir(), *(maildir / "cur").iterdir()]
+        if b"Subject: s2" in path.read_bytes()
+    ]
+    third.chmod(0)  # the third message can no longer be read by the server
     with Store.open(config.store.path) as store:
         intake = _intake(config, store)
         for _ in range(6):

@@ -217,6 +217,17 @@ def test_tickets_show_unknown_and_text_output(
     assert code == 1
 
 
+def test_customer_text_cannot_drive_the_agents_terminal(
+    loop: Loop, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loop.deliver(customer_mail("x@example.com", "hi \x1b]0;pwned\x07", "a\x1b[2J\x9b31mb\x07"))
+    loop.once(capsys)
+    for args in (("list",), ("show", "MD-1001")):
+        code, out = loop.maild("tickets", *args, capsys=capsys)
+        assert code == 0
+        assert not any(ch in out for ch in "\x1b\x07\x9b"), out
+
+
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.eml"))
 
 

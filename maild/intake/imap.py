@@ -70,10 +70,11 @@ class ImapSource:
     def _where(self) -> str:
         return f"{self._config.host}:{self._config.port}"
 
-    def connect(self) -> int:
+    def connect(self, *, create_folders: bool = True) -> int:
         """Log in, create the folders maild moves mail to, select the intake folder.
 
         Returns the folder's UIDVALIDITY: when it changes, UIDs seen before mean nothing.
+        `create_folders=False` only looks (for `maild check`).
         """
         self.close()
         self._highest_uid = 0
@@ -85,9 +86,11 @@ class ImapSource:
         with self._guard("folder setup"):
             self._learn_naming()
             for folder in (config.processed_folder, config.quarantine_folder):
-                if folder:
+                if folder and create_folders:
                     self._ensure_folder(folder)
-            selected = client.select_folder(self._mailbox(config.folder), readonly=False)
+            selected = client.select_folder(
+                self._mailbox(config.folder), readonly=not create_folders
+            )
         uidvalidity = int(selected[b"UIDVALIDITY"])
         log.info(
             "connected to %s as %s; %s holds %d message(s), UIDVALIDITY %d",
