@@ -27,6 +27,7 @@ from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
 log = logging.getLogger("maild.ingest")
 
 MAX_STORED_TEXT = 200_000
+MAX_SUBJECT = 500  # a hostile megabyte of subject is not worth keeping twice
 # An address maild answers automatically: printable ASCII, one @, a dotted domain. Stranger
 # senders still get their ticket; a person decides whether and how to answer them.
 _ANSWERABLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -145,7 +146,8 @@ def _open_ticket(
     tid = ticket_id(support.ticket_prefix, number)
     language = detect_language(msg.subject, msg.text, fallback=support.language)
     stamp = iso(now)
-    subject = clean_subject(msg.subject, support.ticket_prefix) or _no_subject(language)
+    subject = clean_subject(msg.subject, support.ticket_prefix)[:MAX_SUBJECT]
+    subject = subject or _no_subject(language)
     store.add_ticket(
         {
             "number": number,
@@ -237,7 +239,7 @@ def _store_message(
             "from_name": msg.from_name,
             "to": list(msg.to),
             "cc": list(msg.cc),
-            "subject": msg.subject,
+            "subject": msg.subject[:MAX_SUBJECT],
             "date": iso(msg.date) if msg.date else None,
             "received_at": iso(now),
             "in_reply_to": list(msg.in_reply_to),
