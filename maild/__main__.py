@@ -4,5 +4,5 @@ import sys
 
 from maild.cli import main
 
-if __name__ == "__main__":  # parser workers import this module under another name
+if __name__ == "__main__":  # importing this module must not run the command line
     sys.exit(main())

@@ -277,3 +277,23 @@ def test_a_message_the_server_cannot_send_does_not_stall_intake(
     client = dovecot.client(user, password)
     assert client.select_folder("INBOX")[b"EXISTS"] == 1  # the unreadable one, left in place
     client.logout()
+
+
+def test_once_as_a_process_parses_a_backlog_in_worker_processes(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+) -> None:
+    """A backlog goes through the parser's worker processes from the real entry point."""
+    path = config_file(account=imap_account, outgoing=smtp_server)
+    for i in range(30):
+        dovecot.append(
+            imap_account.username,
+            imap_account.password,
+            customer_mail(f"c{i}@example.cn", f"问题 {i}", "系统崩溃了", charset="gbk"),
+        )
+    result = maild_command("--config", str(path), "once")
+    assert result.returncode == 0, result.stderr
+    assert "taken in: 30; sent: 30" in result.stdout
+    assert len(smtp_server.messages) == 30
