@@ -15,7 +15,7 @@ from typing import Any
 from maild import __version__
 from maild.clock import Clock, FixedClock, SystemClock
 from maild.config import Config, ConfigError, config_path, load_config
-from maild.service import Service
+from maild.service import Service, ServiceError
 from maild.store import Store, StoreError
 from maild.threader import ticket_numbers_in
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.handler(config, args))
-    except StoreError as e:
+    except (StoreError, ServiceError) as e:
         print(f"maild: {e}", file=sys.stderr)
         return EXIT_FAILED
 

@@ -32,6 +32,10 @@ OUTBOX_RETRY_SECONDS = 15
 LONGEST_WAIT_SECONDS = 30.0
 
 
+class ServiceError(Exception):
+    """The daemon cannot start; the message says why and what to change."""
+
+
 class Intake(Protocol):
     last_error: str | None
 
@@ -79,7 +83,14 @@ class Service:
             lmtp=intake.mode == "lmtp",
             max_bytes=self.config.limits.message_bytes,
         )
-        self.listener.start()
+        try:
+            self.listener.start()
+        except OSError as e:
+            self.listener = None
+            raise ServiceError(
+                f"cannot listen on {intake.listen_host}:{intake.listen_port}: "
+                f"{e.strerror or e} (is another maild or an MTA there? see [intake] listen)"
+            ) from None
         log.info(
             "%s listener on %s:%d", intake.mode.upper(), intake.listen_host, intake.listen_port
         )

@@ -297,3 +297,13 @@ def test_once_as_a_process_parses_a_backlog_in_worker_processes(
     assert result.returncode == 0, result.stderr
     assert "taken in: 30; sent: 30" in result.stdout
     assert len(smtp_server.messages) == 30
+
+
+def test_busy_listener_port_is_a_clear_error(config_file: Callable[..., Path]) -> None:
+    path = config_file()
+    host, port = path.read_text().split('listen = "')[1].split('"')[0].rsplit(":", 1)
+    with socket.create_server((host, int(port))):
+        result = maild_command("--config", str(path), "run")
+    assert result.returncode == 1
+    assert f"cannot listen on {host}:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
