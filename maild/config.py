@@ -24,8 +24,8 @@ LANGUAGES = ("zh", "en")
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _PREFIX = re.compile(r"^[A-Za-z]{1,10}$")
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9}
-_SIZE_UNITS["gib"] = 2**30
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "kib": 2**10, "mb": 10**6, "mib": 2**20}
+_SIZE_UNITS.update({"gb": 10**9, "gib": 2**30})
 
 
 class ConfigError(Exception):

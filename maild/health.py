@@ -55,7 +55,7 @@ def _check_smtp(config: Config) -> str | None:
     smtp = config.smtp
     if smtp.transport == "folder":
         assert smtp.folder is not None
-        return _check_store_like(smtp.folder)
+        return _check_writable_folder(smtp.folder)
     transport = SmtpTransport(smtp)
     try:
         with transport:
@@ -65,7 +65,7 @@ def _check_smtp(config: Config) -> str | None:
     return None
 
 
-def _check_store_like(folder: os.PathLike[str]) -> str | None:
+def _check_writable_folder(folder: os.PathLike[str]) -> str | None:
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:

@@ -41,7 +41,6 @@ class Outcome:
     message_id: str | None = None
     ticket: int | None = None
     reason: str = ""
-    acknowledged: bool = False
 
 
 def ingest(
@@ -173,7 +172,7 @@ def _open_ticket(
         msg.message_id,
         ", acknowledgement queued" if acknowledged else ", not acknowledged",
     )
-    return Outcome("created", msg.message_id, number, acknowledged=acknowledged)
+    return Outcome("created", msg.message_id, number)
 
 
 def _acknowledge(

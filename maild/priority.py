@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-PRIORITIES = ("urgent", "important", "general")
 DEFAULT_PRIORITY = "general"
 
 # First response within 2 h / 4 h / 8 h for urgent / important / general issues.

@@ -39,7 +39,6 @@ log = logging.getLogger("maild.store")
 SCHEMA_VERSION = 1
 FIRST_TICKET_NUMBER = 1001
 _KEYS = {"tickets": "number", "outbox": "id", "state": "key", "quarantine": "id"}
-_TABLES = ("tickets", "messages", "outbox", "state", "quarantine")
 
 
 class StoreError(Exception):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from maild.clock import SystemClock
-from maild.config import Config
+from maild.config import Config, load_config
 from maild.intake.mailbox import MailboxIntake
 from maild.intake.parse_pool import ParserPool
 from maild.store import Store
@@ -33,6 +33,11 @@ def maild_process(config: Path, *args: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def listen_address(config: Path) -> tuple[str, int]:
+    intake = load_config(config).intake
+    return intake.listen_host, intake.listen_port
 
 
 def maild_command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -86,13 +91,12 @@ def test_listener_daemon_acknowledges_within_seconds_and_stops_on_sigterm(
     daemons: list[subprocess.Popen[str]],
 ) -> None:
     path = config_file(outgoing=smtp_server)
-    listen = path.read_text().split('listen = "')[1].split('"')[0]
-    host, port = listen.rsplit(":", 1)
+    host, port = listen_address(path)
     proc = maild_process(path, "run")
     daemons.append(proc)
-    wait_until(lambda: accepts(host, int(port)))
+    wait_until(lambda: accepts(host, port))
     sent_at = time.monotonic()
-    with smtplib.SMTP(host, int(port)) as client:
+    with smtplib.SMTP(host, port) as client:
         client.sendmail(
             "wang@example.cn",
             ["support@maild.test"],
@@ -135,7 +139,7 @@ def test_second_daemon_on_the_same_data_refuses(
     path = config_file(outgoing=smtp_server)
     first = maild_process(path, "run")
     daemons.append(first)
-    data = Path(path.read_text().split('path = "')[1].split('"')[0])
+    data = load_config(path).store.path
     wait_until(lambda: (data / "maild.lock").exists() and (data / "db.json").exists())
     second = maild_process(path, "once")
     out, _ = second.communicate(timeout=30)
@@ -301,8 +305,8 @@ def test_once_as_a_process_parses_a_backlog_in_worker_processes(
 
 def test_busy_listener_port_is_a_clear_error(config_file: Callable[..., Path]) -> None:
     path = config_file()
-    host, port = path.read_text().split('listen = "')[1].split('"')[0].rsplit(":", 1)
-    with socket.create_server((host, int(port))):
+    host, port = listen_address(path)
+    with socket.create_server((host, port)):
         result = maild_command("--config", str(path), "run")
     assert result.returncode == 1
     assert f"cannot listen on {host}:{port}" in result.stderr

@@ -184,7 +184,9 @@ class MailboxIntake:
         """One commit: the batch's tickets, its last UID and the moves that are to follow."""
         parsed = iter(parsing.results())
         now = self.clock.now()
-        moves: dict[str, list[int]] = defaultdict(list, state["moves"])
+        moves: dict[str, list[int]] = defaultdict(list)
+        for folder, uids in state["moves"].items():
+            moves[folder].extend(uids)  # copies: a rolled-back batch leaves `state` as it was
         with self.store.batch():
             for message in batch:
                 msg = next(parsed) if message.raw is not None else None
