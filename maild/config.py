@@ -11,8 +11,15 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from maild.calendar import AlwaysOpen, BusinessCalendar, Calendar, parse_days, parse_hours
+from maild.classify import DEFAULT_RULES, PRIORITIES, Rule, Team
+from maild.durations import Duration, parse_duration
+from maild.sla import Escalation, EscalationLevel, Policy
 
 DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
 CONFIG_ENV = "MAILD_CONFIG"
@@ -43,7 +50,8 @@ class SupportConfig:
     address: str
     name: str = "Support"
     ticket_prefix: str = "MD"
-    language: str = "en"
+    language: str = "en"  # for customers whose language is unclear, and for staff mail
+    timezone: str = "UTC"  # of the built-in "office" calendar and of times shown to staff
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,40 @@ class LimitsConfig:
     auto_replies_per_hour: int = 5
 
 
+# The charter's commitments, used for any [sla.NAME] key left out: (first response, update
+# interval, resolution, calendar). Urgent and important run round the clock; general issues and
+# sensitive ones on the office calendar (5 working days to resolve a general issue).
+DEFAULT_POLICIES = {
+    "urgent": ("2h", "2h", "1d", "24x7"),
+    "important": ("4h", "4h", "3d", "24x7"),
+    "general": ("8h", "1d", "5d", "office"),
+    "sensitive": ("2h", "4h", "2d", "office"),
+}
+ALWAYS = "24x7"
+OFFICE = "office"
+COMPLAINT_KEYS = ("address", "domain")
+
+
+@dataclass(frozen=True)
+class PagingConfig:
+    """Who is paged the moment a ticket of these priorities opens."""
+
+    to: tuple[str, ...] = ()
+    priorities: tuple[str, ...] = ("urgent",)
+
+
+@dataclass(frozen=True)
+class ComplaintsConfig:
+    """A customer with `tickets` tickets, or `complaints` complaints, within `within` raises an
+    alert to the team lead (and `to`), once per window."""
+
+    by: str
+    tickets: int
+    complaints: int
+    within: Duration
+    to: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Config:
     support: SupportConfig
@@ -101,8 +143,23 @@ class Config:
     intake: IntakeConfig
     smtp: SmtpConfig
     limits: LimitsConfig
+    rules: tuple[Rule, ...]
+    teams: tuple[Team, ...]
+    policies: dict[str, Policy]
+    escalation: Escalation
+    paging: PagingConfig
+    complaints: ComplaintsConfig
     imap: ImapConfig | None = None
     path: Path | None = None
+
+    def policy_for(self, priority: str, category: str) -> Policy:
+        """Urgent is the tightest promise; else a category with its own policy; else priority."""
+        if priority != "urgent" and category in self.policies:
+            return self.policies[category]
+        return self.policies[priority]
+
+    def team(self, name: str | None) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -142,6 +199,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
             "ticket_prefix", "MD", pattern=_PREFIX, hint="1-10 letters, e.g. MD"
         ).upper(),
         language=support_t.choice("language", LANGUAGES, "en"),
+        timezone=support_t.timezone("timezone", "UTC"),
     )
     support_t.reject_unknown()
 
@@ -208,6 +266,13 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         )
     smtp_t.reject_unknown()
 
+    calendars = _calendars(root.table("calendars"), support.timezone)
+    policies = _policies(root.table("sla"), calendars)
+    teams = _teams(root.table("teams"))
+    rules = _rules(root.table("classify"), policies)
+    escalation, paging = _escalation(root.table("escalation"))
+    complaints = _complaints(root.table("complaints"))
+
     root.reject_unknown()
     if problems:
         raise ConfigError(problems, path)
@@ -218,8 +283,181 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         smtp=smtp,
         limits=limits,
         imap=imap,
+        rules=rules,
+        teams=teams,
+        policies=policies,
+        escalation=escalation,
+        paging=paging,
+        complaints=complaints,
         path=path,
     )
+
+
+def _calendars(table: _Table, default_timezone: str) -> dict[str, Calendar]:
+    """[calendars.NAME]; "24x7" is built in, and "office" unless the config defines it."""
+    calendars: dict[str, Calendar] = {ALWAYS: AlwaysOpen(ALWAYS)}
+    defined = table.tables()
+    if ALWAYS in defined:
+        table._problem(ALWAYS, '"24x7" is built in (always open); pick another name')
+        del defined[ALWAYS]
+    if OFFICE not in defined:
+        defined[OFFICE] = _Table({}, table._key(OFFICE), table.problems)
+    for name, t in defined.items():
+        zone = t.timezone("timezone", default_timezone)
+        days = t.parsed("days", "mon-fri", parse_days)
+        hours = t.parsed("hours", "09:00-18:00", parse_hours)
+        country = t.string("holidays", "") or None
+        extra_holidays = t.dates("extra_holidays")
+        extra_workdays = t.dates("extra_workdays")
+        t.reject_unknown()
+        try:
+            calendars[name] = BusinessCalendar(
+                name=name,
+                timezone=ZoneInfo(zone),
+                days=days,
+                hours=hours,
+                holidays_country=country,
+                extra_holidays=extra_holidays,
+                extra_workdays=extra_workdays,
+            )
+        except ValueError as e:  # no working days, or a country the holidays library lacks
+            t.problems.append(f"{t.name}: {e}")
+    return calendars
+
+
+def _policies(table: _Table, calendars: dict[str, Calendar]) -> dict[str, Policy]:
+    """[sla.NAME] for each priority (and any category); absent keys take the charter's values."""
+    defined = table.tables()
+    policies: dict[str, Policy] = {}
+    for name in dict.fromkeys([*DEFAULT_POLICIES, *defined]):
+        t = defined.get(name) or _Table({}, table._key(name), table.problems)
+        first, update, resolve, calendar = DEFAULT_POLICIES.get(name, DEFAULT_POLICIES["general"])
+        calendar_name = t.string("calendar", calendar)
+        if calendar_name not in calendars:
+            known = ", ".join(map(repr, calendars))
+            t._problem(
+                "calendar",
+                f"no calendar {calendar_name!r}; define [calendars.{calendar_name}] "
+                f"or use one of {known}",
+            )
+            calendar_name = ALWAYS
+        policies[name] = Policy(
+            name=name,
+            first_response=t.duration("first_response", first),
+            update_every=t.duration("update_every", update),
+            resolve=t.duration("resolve", resolve),
+            calendar=calendars[calendar_name],
+        )
+        t.reject_unknown()
+    return policies
+
+
+def _teams(table: _Table) -> tuple[Team, ...]:
+    teams: list[Team] = []
+    claimed: dict[str, str] = {}
+    for name, t in table.tables().items():
+        recipients = t.addresses("address")
+        if not recipients:
+            t._problem(
+                "address", "required: the team's address, or a list of its agents' addresses"
+            )
+        categories = t.strings("categories")
+        for category in categories:
+            if category in claimed:
+                t._problem(
+                    "categories", f"{category!r} is already routed to team {claimed[category]!r}"
+                )
+            claimed.setdefault(category, name)
+        lead = t.address("lead") or None
+        t.reject_unknown()
+        teams.append(Team(name=name, recipients=recipients, lead=lead, categories=categories))
+    return tuple(teams)
+
+
+def _rules(table: _Table, policies: dict[str, Policy]) -> tuple[Rule, ...]:
+    """[[classify.rules]] first, then the shipped rules unless default_rules = false."""
+    use_defaults = table.boolean("default_rules", True)
+    rules: list[Rule] = []
+    for index, t in enumerate(table.table_list("rules")):
+        name = t.string("name", f"rule {index + 1}")
+        priority = t.choice("priority", PRIORITIES, "") or None
+        category = t.string("category", "") or None
+        regex = t.string("regex", "") or None
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as e:
+                t._problem("regex", f"not a valid regular expression: {e}")
+                regex = None
+        rule = Rule(
+            name=name,
+            priority=priority,
+            category=category,
+            subject=t.strings("subject"),
+            body=t.strings("body"),
+            text=t.strings("text"),
+            regex=regex,
+            from_domains=tuple(d.lower().lstrip("@") for d in t.strings("from_domains")),
+            to=t.addresses("to"),
+            complaint=t.boolean("complaint", False),
+        )
+        if not (
+            rule.subject or rule.body or rule.text or rule.regex or rule.from_domains or rule.to
+        ):
+            t._problem(
+                "name",
+                f"rule {name!r} looks at nothing: "
+                "give subject, body, text, regex, from_domains or to",
+            )
+        if not (rule.priority or rule.category or rule.complaint):
+            t._problem(
+                "name", f"rule {name!r} sets nothing: give priority, category or complaint = true"
+            )
+        t.reject_unknown()
+        rules.append(rule)
+    table.reject_unknown()
+    return (*rules, *(DEFAULT_RULES if use_defaults else ()))
+
+
+def _escalation(table: _Table) -> tuple[Escalation, PagingConfig]:
+    warn_at = table.number("warn_at", 0.75, low=0.0)
+    if not 0 < warn_at < 1:
+        table._problem("warn_at", f"must be a fraction between 0 and 1 (e.g. 0.75), got {warn_at}")
+        warn_at = 0.75
+    levels: list[EscalationLevel] = []
+    for t in table.table_list("levels"):
+        level = EscalationLevel(after=t.duration("after", "0m"), to=t.addresses("to"))
+        if levels and level.after.seconds(86400) < levels[-1].after.seconds(86400):
+            t._problem("after", "levels must come in order of their delay")
+        t.reject_unknown()
+        levels.append(level)
+    paging = PagingConfig(
+        to=table.addresses("page"),
+        priorities=tuple(
+            p for p in table.strings("page_priorities", ("urgent",)) if _known_priority(table, p)
+        ),
+    )
+    table.reject_unknown()
+    return Escalation(warn_at=warn_at, levels=tuple(levels)), paging
+
+
+def _known_priority(table: _Table, priority: str) -> bool:
+    if priority not in PRIORITIES:
+        table._problem("page_priorities", f"{priority!r} is not one of {', '.join(PRIORITIES)}")
+        return False
+    return True
+
+
+def _complaints(table: _Table) -> ComplaintsConfig:
+    complaints = ComplaintsConfig(
+        by=table.choice("by", COMPLAINT_KEYS, "address"),
+        tickets=table.integer("tickets", 5, low=1),
+        complaints=table.integer("complaints", 2, low=1),
+        within=table.duration("within", "7d"),
+        to=table.addresses("to"),
+    )
+    table.reject_unknown()
+    return complaints
 
 
 class _Table:
@@ -267,6 +505,91 @@ class _Table:
             self.problems.append(f"{self._key(key)}: expected a [table], got {value!r}")
             return _Table({}, self._key(key), self.problems, present=False)
         return _Table(value, self._key(key), self.problems)
+
+    def tables(self) -> dict[str, _Table]:
+        """Every sub-table, for sections keyed by a name of the admin's choosing."""
+        found: dict[str, _Table] = {}
+        for key, value in self.data.items():
+            self.known.append(key)
+            if isinstance(value, dict):
+                found[key] = _Table(value, self._key(key), self.problems)
+            else:
+                self._problem(key, f"expected a [{self._key(key)}] table, got {value!r}")
+        return found
+
+    def table_list(self, key: str) -> list[_Table]:
+        """An array of tables ([[key]] or key = [{...}, ...])."""
+        value = self._get(key, list, "a list of tables")
+        if value is None:
+            return []
+        tables = []
+        for index, item in enumerate(value):
+            name = f"{self._key(key)}[{index}]"
+            if isinstance(item, dict):
+                tables.append(_Table(item, name, self.problems))
+            else:
+                self.problems.append(f"{name}: expected a table, got {item!r}")
+        return tables
+
+    def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """A list of strings; a single string is taken as a list of one."""
+        self.known.append(key)
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self._problem(key, f"expected a list of strings, got {value!r}")
+            return default
+        return tuple(value)
+
+    def addresses(self, key: str) -> tuple[str, ...]:
+        found = []
+        for value in self.strings(key):
+            if _ADDRESS.match(value):
+                found.append(value.lower())
+            else:
+                self._problem(key, f"{value!r} is not an email address like lead@example.com")
+        return tuple(found)
+
+    def duration(self, key: str, default: str) -> Duration:
+        return self.parsed(key, default, parse_duration)
+
+    def parsed(self, key: str, default: str, parse: Any) -> Any:
+        """A string turned into a value by `parse`, whose ValueError says what is expected."""
+        value = self.string(key, default)
+        try:
+            return parse(value)
+        except ValueError as e:
+            self._problem(key, str(e))
+            return parse(default)
+
+    def timezone(self, key: str, default: str) -> str:
+        value = self.string(key, default)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self._problem(key, f"{value!r} is not an IANA time zone such as Asia/Shanghai or UTC")
+            return default
+        return value
+
+    def dates(self, key: str) -> frozenset[date]:
+        """A list of ISO dates ("2027-02-06") or TOML dates."""
+        self.known.append(key)
+        value = self.data.get(key)
+        if value is None:
+            return frozenset()
+        if not isinstance(value, list):
+            self._problem(key, f'expected a list of dates such as ["2027-02-06"], got {value!r}')
+            return frozenset()
+        found = set()
+        for item in value:
+            try:
+                found.add(item if isinstance(item, date) else date.fromisoformat(str(item)))
+            except ValueError:
+                self._problem(key, f"{item!r} is not a date such as 2027-02-06")
+        return frozenset(found)
 
     def reject_unknown(self) -> None:
         known = list(dict.fromkeys(self.known))

@@ -12,17 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from maild import complaints
+from maild.classify import classify
 from maild.clock import iso
 from maild.config import Config
 from maild.intake.filters import automatic_reason
 from maild.intake.parse import ParsedMessage, ParseError
 from maild.intake.parse_pool import Parsed, ParserPool
 from maild.language import detect_language
+from maild.notify import wording
 from maild.notify.compose import draft_acknowledgement
+from maild.notify.notices import customer_zone, draft_new_ticket
 from maild.notify.outbox import queue_mail
-from maild.priority import DEFAULT_PRIORITY, FIRST_RESPONSE_HOURS
+from maild.sla import WAITING_STATUS
 from maild.store import Store
 from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
+from maild.tickets import event, next_check_at, page_if_due, record
 
 log = logging.getLogger("maild.ingest")
 
@@ -76,10 +81,11 @@ def ingest(
     _store_message(store, msg, raw, ticket=match.ticket, kind=kind, now=now, note=automatic)
     ticket = store.ticket(match.ticket)
     assert ticket is not None
-    store.update_ticket(
-        match.ticket,
-        {"updated_at": iso(now), "message_count": ticket["message_count"] + 1},
-    )
+    fields = {"updated_at": iso(now), "message_count": ticket["message_count"] + 1}
+    if automatic:
+        store.update_ticket(match.ticket, fields)
+    else:
+        _customer_wrote(store, config, ticket, msg, now, fields)
     log.info(
         "%s %s from %s added to %s (by %s)",
         kind,
@@ -130,6 +136,22 @@ def quarantine(
     return Outcome("quarantined", None, None, reason)
 
 
+def _customer_wrote(
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    msg: ParsedMessage,
+    now: datetime,
+    fields: dict[str, Any],
+) -> None:
+    """A customer's message on a ticket: an event, and the clocks resume if we were waiting."""
+    events = [event(now, msg.from_addr, "customer_message", message_id=msg.message_id)]
+    if ticket["status"] == WAITING_STATUS:
+        events.append(event(now, msg.from_addr, "status", **{"from": WAITING_STATUS, "to": "open"}))
+        fields["status"] = "open"
+    record(store, config, ticket, events, now, last_message_id=msg.message_id, **fields)
+
+
 def _automatic(msg: ParsedMessage, config: Config) -> str | None:
     """Why a message must not be answered: a robot wrote it, or it is maild's own mail."""
     if msg.from_addr == config.support.address or "x-maild-ticket" in msg.headers:
@@ -140,62 +162,100 @@ def _automatic(msg: ParsedMessage, config: Config) -> str | None:
 def _open_ticket(
     store: Store, msg: ParsedMessage, raw: bytes, *, config: Config, now: datetime
 ) -> Outcome:
+    """A new ticket: classified, acknowledged, announced to its team, paged if it must be."""
     support = config.support
     number = store.allocate_ticket_number()
-    tid = ticket_id(support.ticket_prefix, number)
     language = detect_language(msg.subject, msg.text, fallback=support.language)
     stamp = iso(now)
     subject = clean_subject(msg.subject, support.ticket_prefix)[:MAX_SUBJECT]
-    subject = subject or _no_subject(language)
-    store.add_ticket(
-        {
-            "number": number,
-            "id": tid,
-            "status": "new",
-            "priority": DEFAULT_PRIORITY,
-            "category": "general",
-            "customer": msg.from_addr,
-            "customer_name": msg.from_name,
-            "subject": subject,
-            "language": language,
-            "created_at": stamp,
-            "updated_at": stamp,
-            "message_count": 1,
-        }
+    found = classify(
+        config.rules,
+        config.teams,
+        subject=msg.subject,
+        body=msg.text,
+        sender=msg.from_addr,
+        recipients=[*msg.to, *msg.cc],
     )
+    answerable = bool(_ANSWERABLE.fullmatch(msg.from_addr))
+    ticket: dict[str, Any] = {
+        "number": number,
+        "id": ticket_id(support.ticket_prefix, number),
+        "status": "new",
+        "priority": found.priority,
+        "category": found.category,
+        "team": found.team,
+        "rules": list(found.matched),
+        "complaint": found.complaint,
+        "customer": msg.from_addr,
+        "customer_name": msg.from_name,
+        "subject": subject or _no_subject(language),
+        "language": language,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "message_count": 1,
+        "first_message_id": msg.message_id,
+        "last_message_id": msg.message_id,
+        "updates": answerable,  # progress updates go only where acknowledgements may go
+        "events": [event(now, msg.from_addr, "opened", rules=list(found.matched))],
+    }
     _store_message(store, msg, raw, ticket=number, kind="customer", now=now, note=None)
-    acknowledged = _acknowledge(store, msg, config=config, number=number, now=now, lang=language)
+    policy = config.policy_for(found.priority, found.category)
+    due = policy.calendar.add(now, policy.seconds(policy.first_response))
+    events = ticket["events"]
+    if answerable and _acknowledge(store, msg, config=config, ticket=ticket, due=due, now=now):
+        events.append(event(now, "maild", "acknowledged"))
+    team = config.team(found.team)
+    if team is not None:
+        draft = draft_new_ticket(
+            config, ticket, team, policy, text=msg.text, first_response_due=due, now=now
+        )
+        queue_mail(store, draft, ticket=number, kind="new_ticket", automatic=True, now=now)
+        events.append(event(now, "maild", "team_notified", team=team.name))
+    paged = page_if_due(store, config, ticket, text=msg.text, now=now)
+    if paged:
+        events.append(paged)
+    alerted = complaints.watch(store, config, ticket, now)
+    if alerted:
+        events.append(alerted)
+    ticket["next_check_at"] = next_check_at(ticket, config, now)
+    store.add_ticket(ticket)
     log.info(
-        "ticket %s opened from %s (%s)%s",
-        tid,
+        "ticket %s opened from %s (%s): %s/%s%s",
+        ticket["id"],
         msg.from_addr,
         msg.message_id,
-        ", acknowledgement queued" if acknowledged else ", not acknowledged",
+        found.priority,
+        found.category,
+        "" if answerable else ", not acknowledged: not an address maild answers",
     )
     return Outcome("created", msg.message_id, number)
 
 
 def _acknowledge(
-    store: Store, msg: ParsedMessage, *, config: Config, number: int, now: datetime, lang: str
+    store: Store,
+    msg: ParsedMessage,
+    *,
+    config: Config,
+    ticket: dict[str, Any],
+    due: datetime,
+    now: datetime,
 ) -> bool:
     """Queue the acknowledgement unless this sender already had its hourly share of robots."""
-    if not _ANSWERABLE.fullmatch(msg.from_addr):
-        log.warning("no acknowledgement: %r is not an address maild answers", msg.from_addr)
-        return False
     limit = config.limits.auto_replies_per_hour
     if store.auto_replies_since(msg.from_addr, now - timedelta(hours=1)) >= limit:
         log.warning("no acknowledgement to %s: %d automatic mails this hour", msg.from_addr, limit)
         return False
     support = config.support
-    ticket = store.ticket(number)
-    assert ticket is not None
+    language = ticket["language"]
+    policy = config.policy_for(ticket["priority"], ticket["category"])
     draft = draft_acknowledgement(
         support=support,
-        language=lang,
+        language=language,
         ticket_id=ticket["id"],
-        token=ticket_token(support.ticket_prefix, number),
+        token=ticket_token(support.ticket_prefix, ticket["number"]),
         priority=ticket["priority"],
-        first_response_hours=FIRST_RESPONSE_HOURS[ticket["priority"]],
+        first_response=wording.commitment(policy.first_response, policy.calendar, language),
+        first_response_due=wording.moment(due, customer_zone(policy, config)),
         customer=msg.from_addr,
         customer_name=msg.from_name,
         subject=ticket["subject"],
@@ -204,7 +264,7 @@ def _acknowledge(
         references=msg.references,
         now=now,
     )
-    queue_mail(store, draft, ticket=number, kind="ack", automatic=True, now=now)
+    queue_mail(store, draft, ticket=ticket["number"], kind="ack", automatic=True, now=now)
     return True
 
 

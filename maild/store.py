@@ -286,6 +286,17 @@ class Store:
             docs = [d for d in docs if d.get("status") == status]
         return sorted(docs, key=lambda d: d["number"])
 
+    def tickets_to_check(self, cutoff: str) -> list[dict[str, Any]]:
+        """Tickets whose `next_check_at` is at or before `cutoff`; the rest are not copied.
+
+        The SLA sweep runs this over every ticket each minute, so it reads the snapshot
+        directly instead of through TinyDB, which builds a Document for every row.
+        """
+        self._apply()
+        rows = (self._db.storage.read() or {}).get("tickets", {}).values()
+        due = [dict(row) for row in rows if (row.get("next_check_at") or "~") <= cutoff]
+        return sorted(due, key=lambda d: d["number"])
+
     # -- messages ----------------------------------------------------------------------------
 
     def add_message(self, message: dict[str, Any]) -> None:

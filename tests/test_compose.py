@@ -21,7 +21,8 @@ def ack(language: str = "en", **overrides: object):
         "ticket_id": "MD-1042",
         "token": "[#MD-1042]",
         "priority": "general",
-        "first_response_hours": 8,
+        "first_response": "8 working hours",
+        "first_response_due": "2026-11-23 17:00 (UTC+08:00)",
         "customer": "wang@example.cn",
         "customer_name": "王伟",
         "subject": "系统崩溃",
@@ -61,11 +62,15 @@ def test_rendering_is_deterministic_for_retries() -> None:
 
 
 def test_chinese_ack() -> None:
-    _, raw = ack("zh")
+    _, raw = ack("zh", first_response="8个工作小时")
     parsed = parse(raw)
     assert parsed["Subject"].strip() == "[#MD-1042] 我们已收到您的问题：系统崩溃"
     body = parsed.get_body().get_content()
-    assert "工单 MD-1042" in body and "8 小时内" in body and "一般" in body
+    assert (
+        "工单 MD-1042" in body
+        and "8个工作小时内，2026-11-23 17:00 (UTC+08:00) 前" in body
+        and "一般" in body
+    )
     assert "> 今天系统崩溃了" in body and "old quoted text" not in body
     assert parsed["Content-Language"] == "zh-CN"
 
@@ -74,7 +79,7 @@ def test_english_ack() -> None:
     parsed = parse(ack("en", subject="Payment failed", customer_name="")[1])
     body = parsed.get_body().get_content()
     assert parsed["Subject"].strip() == "[#MD-1042] We have received your request: Payment failed"
-    assert "ticket MD-1042" in body and "within 8 hours" in body
+    assert "ticket MD-1042" in body and "within 8 working hours, by 2026-11-23 17:00" in body
     assert body.startswith("Hello,")
 
 

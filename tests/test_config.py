@@ -78,7 +78,7 @@ def test_password_from_env_file_or_value(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PW", "from-env")
     base = {"host": "imap.example.com", "username": "u"}
     for given, expected in (
-        ({"password": "plain"}, "plain"),
+        ({"password": "pw-in-the-file"}, "pw-in-the-file"),
         ({"password_file": str(secret_file)}, "from-file"),
         ({"password_env": "PW"}, "from-env"),
     ):

@@ -29,7 +29,7 @@ def queue(store: Store, to: str = "customer@example.com", now: datetime = NOW) -
         message_id=new_message_id(SUPPORT),
         sender=SUPPORT.address,
         sender_name=SUPPORT.name,
-        to=to,
+        to=(to,),
         subject="[#MD-1] hello",
         body="你好",
         language="zh",

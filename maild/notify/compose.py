@@ -20,13 +20,10 @@ import jinja2
 
 from maild.clock import iso, parse_iso
 from maild.config import SupportConfig
+from maild.notify.wording import PRIORITY_NAMES
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _MAX_REFERENCES = 20
-_PRIORITY_NAMES = {
-    "zh": {"urgent": "紧急", "important": "重要", "general": "一般"},
-    "en": {"urgent": "urgent", "important": "important", "general": "general"},
-}
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("maild.notify", "templates"),
@@ -47,7 +44,7 @@ class Draft:
     message_id: str
     sender: str
     sender_name: str
-    to: str
+    to: tuple[str, ...]
     subject: str
     body: str
     language: str
@@ -59,12 +56,19 @@ class Draft:
 
     def to_stored(self) -> dict[str, Any]:
         """The draft as plain JSON data (dataclasses.asdict deep-copies, slowly)."""
-        return {**vars(self), "references": list(self.references)}
+        return {**vars(self), "to": list(self.to), "references": list(self.references)}
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Draft:
-        """A draft back from the store, where tuples became lists."""
-        return cls(**{**stored, "references": tuple(stored["references"])})
+        """A draft back from the store: tuples became lists, and older drafts had one `to`."""
+        to = stored["to"]
+        return cls(
+            **{
+                **stored,
+                "to": (to,) if isinstance(to, str) else tuple(to),
+                "references": tuple(stored["references"]),
+            }
+        )
 
 
 def one_line(value: str, limit: int = 200) -> str:
@@ -92,7 +96,8 @@ def draft_acknowledgement(
     ticket_id: str,
     token: str,
     priority: str,
-    first_response_hours: int,
+    first_response: str,
+    first_response_due: str,
     customer: str,
     customer_name: str,
     subject: str,
@@ -110,21 +115,22 @@ def draft_acknowledgement(
         name=one_line(customer_name, 60),
         support_name=support.name,
         ticket_id=ticket_id,
-        priority=_PRIORITY_NAMES[language][priority],
-        first_response_hours=first_response_hours,
-        excerpt=_excerpt(text),
+        priority=PRIORITY_NAMES[language][priority],
+        first_response=first_response,
+        first_response_due=first_response_due,
+        excerpt=excerpt(text),
     )
     return Draft(
         message_id=new_message_id(support),
         sender=support.address,
         sender_name=support.name,
-        to=customer,
+        to=(customer,),
         subject=subject_line,
         body=body,
         language=language,
         ticket_id=ticket_id,
         in_reply_to=in_reply_to,
-        references=tuple(_thread_references(references, in_reply_to)),
+        references=tuple(thread_references(references, in_reply_to)),
         auto_submitted="auto-replied",
         date=iso(now),
     )
@@ -134,7 +140,7 @@ def to_mime(draft: Draft) -> bytes:
     """A complete RFC 5322 message from maild, threaded under the customer's message."""
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((one_line(draft.sender_name, 80), draft.sender))
-    msg["To"] = draft.to
+    msg["To"] = ", ".join(draft.to)
     msg["Subject"] = one_line(draft.subject, 250)
     msg["Date"] = format_datetime(parse_iso(draft.date))
     msg["Message-ID"] = draft.message_id
@@ -149,7 +155,7 @@ def to_mime(draft: Draft) -> bytes:
     return msg.as_bytes()
 
 
-def _thread_references(references: Sequence[str], parent: str) -> list[str]:
+def thread_references(references: Sequence[str], parent: str) -> list[str]:
     """References for a reply: the parent's chain plus the parent, the first and last kept."""
     chain = [r for r in references if r != parent] + [parent]
     if len(chain) > _MAX_REFERENCES:
@@ -157,7 +163,7 @@ def _thread_references(references: Sequence[str], parent: str) -> list[str]:
     return chain
 
 
-def _excerpt(text: str, lines: int = 8) -> list[str]:
+def excerpt(text: str, lines: int = 8) -> list[str]:
     """The first lines of the customer's own words (no quoted history), for the ack."""
     own = [line.rstrip() for line in text.splitlines() if not line.lstrip().startswith(">")]
     while own and not own[0]:

@@ -1,0 +1,258 @@
+"""The mails the SLA machinery sends: customer updates, team notices, pages, warnings,
+escalations and repeated-complaint alerts. Pure: each returns a Draft for the outbox.
+
+Customer mail is in the customer's language and times are shown in the zone of the calendar
+their commitment runs on; staff mail is in [support] language and zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from maild.calendar import AlwaysOpen, BusinessCalendar
+from maild.classify import Team
+from maild.clock import iso
+from maild.config import Config
+from maild.notify import wording
+from maild.notify.compose import Draft, excerpt, new_message_id, one_line, render
+from maild.sla import Notice, Policy, SlaClock
+from maild.threader import ticket_token
+
+_ROUND_THE_CLOCK = AlwaysOpen()
+
+
+def customer_zone(policy: Policy, config: Config) -> str:
+    calendar = policy.calendar
+    return (
+        calendar.timezone.key if isinstance(calendar, BusinessCalendar) else config.support.timezone
+    )
+
+
+def draft_update(
+    config: Config,
+    ticket: dict[str, Any],
+    policy: Policy,
+    *,
+    first_response_due: datetime | None,
+    resolve_due: datetime | None,
+    next_update: datetime,
+    now: datetime,
+) -> Draft:
+    """'Here is where your request stands', threaded under the customer's latest message."""
+    language = ticket["language"]
+    zone = customer_zone(policy, config)
+    shown = {
+        "first_response_due": wording.moment(first_response_due, zone)
+        if first_response_due
+        else "",
+        "resolve_due": wording.moment(resolve_due, zone) if resolve_due else "",
+        "next_update": wording.moment(next_update, zone),
+    }
+    subject, body = render(
+        "update",
+        language,
+        **_ticket_values(config, ticket, language),
+        name=one_line(ticket.get("customer_name") or "", 60),
+        status=wording.STATUS_NAMES[language][ticket["status"]],
+        **shown,
+    )
+    parent = ticket.get("last_message_id")
+    references = [ticket["first_message_id"], parent] if parent else []
+    return _draft(
+        config,
+        to=(ticket["customer"],),
+        subject=subject,
+        body=body,
+        language=language,
+        ticket=ticket,
+        in_reply_to=parent,
+        references=tuple(dict.fromkeys(r for r in references if r)),
+        now=now,
+    )
+
+
+def draft_new_ticket(
+    config: Config,
+    ticket: dict[str, Any],
+    team: Team,
+    policy: Policy,
+    *,
+    text: str,
+    first_response_due: datetime,
+    now: datetime,
+) -> Draft:
+    language = config.support.language
+    subject, body = render(
+        "new_ticket",
+        language,
+        **_staff_values(config, ticket, language),
+        team=team.name,
+        excerpt=excerpt(text, lines=30),
+        first_response_due=wording.moment(first_response_due, config.support.timezone),
+        first_response=wording.commitment(policy.first_response, policy.calendar, language),
+    )
+    return _draft(config, to=team.recipients, subject=subject, body=body, language=language,
+                  ticket=ticket, now=now)  # fmt: skip
+
+
+def draft_page(
+    config: Config,
+    ticket: dict[str, Any],
+    *,
+    text: str,
+    first_response_due: datetime,
+    now: datetime,
+) -> Draft:
+    language = config.support.language
+    subject, body = render(
+        "page",
+        language,
+        **_staff_values(config, ticket, language),
+        excerpt=excerpt(text, lines=12),
+        first_response_due=wording.moment(first_response_due, config.support.timezone),
+    )
+    return _draft(config, to=config.paging.to, subject=subject, body=body, language=language,
+                  ticket=ticket, now=now)  # fmt: skip
+
+
+def draft_alert(
+    config: Config,
+    ticket: dict[str, Any],
+    policy: Policy,
+    notice: Notice,
+    clock: SlaClock,
+    *,
+    to: Sequence[str],
+    history: Sequence[str],
+    now: datetime,
+) -> Draft:
+    """A warning (commitment at risk) or an escalation (broken), with what to do about it."""
+    language = config.support.language
+    zone = config.support.timezone
+    due = clock.due_at
+    left = clock.target - clock.consumed
+    levels = config.escalation.levels
+    following = levels[notice.level] if 0 < notice.level < len(levels) else None
+    commitment_name = wording.COMMITMENT_NAMES[language][notice.commitment]
+    if notice.kind == "warning":
+        headline = (
+            f"{commitment_name}即将超时" if language == "zh" else f"{commitment_name} at risk"
+        )
+    elif language == "zh":
+        headline = f"{commitment_name}已超时（第 {notice.level} 级升级）"
+    else:
+        headline = f"{commitment_name} overdue (escalation level {notice.level})"
+    subject, body = render(
+        "alert",
+        language,
+        **_staff_values(config, ticket, language),
+        headline=headline if language == "zh" else headline[0].upper() + headline[1:],
+        commitment=commitment_name,
+        commitment_key=notice.commitment,
+        target=wording.commitment(getattr(policy, notice.commitment), policy.calendar, language),
+        due=wording.moment(due, zone) if due else "—",
+        overdue=wording.span(-left, language) if left <= 0 else "",
+        remaining=wording.span(left, language),
+        status=wording.STATUS_NAMES[language][ticket["status"]],
+        level=notice.level,
+        levels=len(levels),
+        next_level=wording.span(following.after.seconds(policy.calendar.day_seconds), language)
+        if following
+        else "",
+        next_level_to=", ".join(following.to) if following else "",
+        history=[one_line(line, 160) for line in history],
+    )
+    return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
+                  ticket=ticket, now=now)  # fmt: skip
+
+
+def draft_complaints(
+    config: Config,
+    ticket: dict[str, Any],
+    *,
+    to: Sequence[str],
+    who: str,
+    tickets: Sequence[dict[str, Any]],
+    complaints: int,
+    quiet_until: datetime,
+    now: datetime,
+) -> Draft:
+    """Several tickets (or complaints) from one customer in a short time: worth a human look."""
+    language = config.support.language
+    zone = config.support.timezone
+    window = config.complaints.within
+    subject, body = render(
+        "complaints",
+        language,
+        token=ticket_token(config.support.ticket_prefix, ticket["number"]),
+        support_name=config.support.name,
+        who=one_line(who, 120),
+        complaints=complaints,
+        window=wording.commitment(window, _ROUND_THE_CLOCK, language),
+        quiet_until=wording.moment(quiet_until, zone),
+        tickets=[
+            {
+                "id": t["id"],
+                "opened": wording.moment(datetime.fromisoformat(t["created_at"]), zone),
+                "priority": t["priority"],
+                "category": t["category"],
+                "status": t["status"],
+                "subject": one_line(t["subject"], 80),
+            }
+            for t in tickets
+        ],
+    )
+    return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
+                  ticket=ticket, now=now)  # fmt: skip
+
+
+def _ticket_values(config: Config, ticket: dict[str, Any], language: str) -> dict[str, Any]:
+    return {
+        "token": ticket_token(config.support.ticket_prefix, ticket["number"]),
+        "ticket_id": ticket["id"],
+        "subject": one_line(ticket["subject"], 120),
+        "priority": wording.PRIORITY_NAMES[language][ticket["priority"]],
+        "support_name": config.support.name,
+    }
+
+
+def _staff_values(config: Config, ticket: dict[str, Any], language: str) -> dict[str, Any]:
+    name = one_line(ticket.get("customer_name") or "", 60)
+    return {
+        **_ticket_values(config, ticket, language),
+        "customer": f"{name} <{ticket['customer']}>" if name else ticket["customer"],
+        "category": ticket["category"],
+        "team": ticket.get("team") or "—",
+        "matched": "; ".join(ticket.get("rules") or ()) or "—",
+    }
+
+
+def _draft(
+    config: Config,
+    *,
+    to: tuple[str, ...],
+    subject: str,
+    body: str,
+    language: str,
+    ticket: dict[str, Any],
+    now: datetime,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+) -> Draft:
+    support = config.support
+    return Draft(
+        message_id=new_message_id(support),
+        sender=support.address,
+        sender_name=support.name,
+        to=to,
+        subject=subject,
+        body=body,
+        language=language,
+        ticket_id=ticket["id"],
+        in_reply_to=in_reply_to,
+        references=references,
+        auto_submitted="auto-generated",
+        date=iso(now),
+    )

@@ -1,0 +1,142 @@
+"""The SLA sweep: warnings, escalations and customer updates that have fallen due.
+
+Driven by each ticket's stored `next_check_at`, so a sweep after downtime catches up: every
+notice that fell due while maild was down goes out once, oldest first. A notice is an event on
+its ticket in the same commit as its mail in the outbox, so it is never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from maild.clock import iso
+from maild.config import Config
+from maild.notify import wording
+from maild.notify.notices import draft_alert, draft_update
+from maild.notify.outbox import queue_mail
+from maild.sla import Notice, clocks, next_update_at, plan
+from maild.store import Store
+from maild.tickets import event, record
+
+log = logging.getLogger("maild.sweep")
+
+HISTORY_LINES = 12
+
+
+@dataclass
+class SweepReport:
+    checked: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # by kind: warning, escalation, update
+
+    def count(self, kind: str) -> None:
+        self.sent[kind] = self.sent.get(kind, 0) + 1
+
+
+def due_tickets(store: Store, now: datetime) -> list[dict[str, Any]]:
+    cutoff = iso(now)
+    return store.tickets_to_check(cutoff)
+
+
+def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
+    """Send everything due by `now`, in the order it fell due, as one commit."""
+    report = SweepReport()
+    work: list[tuple[datetime, int, int, Notice]] = []
+    tickets: dict[int, dict[str, Any]] = {}
+    for ticket in due_tickets(store, now):
+        report.checked += 1
+        tickets[ticket["number"]] = ticket
+        policy = config.policy_for(ticket["priority"], ticket["category"])
+        found = plan(ticket["events"], policy, config.escalation, now, updates=ticket["updates"])
+        work.extend((n.at, n.level, ticket["number"], n) for n in found.due)
+    work.sort(key=lambda item: item[:3])
+    with store.batch():
+        for _, _, number, notice in work:
+            tickets[number] = _send(store, config, tickets[number], notice, now)
+            report.count(notice.kind)
+        for ticket in tickets.values():
+            record(store, config, ticket, [], now)  # the next check, now that these are sent
+    if work:
+        log.info("sweep: %d tickets looked at, sent %s", report.checked, report.sent)
+    return report
+
+
+def _send(
+    store: Store, config: Config, ticket: dict[str, Any], notice: Notice, now: datetime
+) -> dict[str, Any]:
+    """Queue one notice's mail and record it on the ticket; returns the updated ticket."""
+    policy = config.policy_for(ticket["priority"], ticket["category"])
+    if notice.kind == "update":
+        state = clocks(ticket["events"], policy, now)
+        first, resolve = state["first_response"], state["resolve"]
+        sent_at = event(now, "maild", "update_sent")
+        after = [*ticket["events"], sent_at]
+        draft = draft_update(
+            config,
+            ticket,
+            policy,
+            first_response_due=first.due_at if first.running else None,
+            resolve_due=resolve.due_at if resolve.running and not resolve.breached else None,
+            next_update=next_update_at(after, policy, now) or now,
+            now=now,
+        )
+        queue_mail(store, draft, ticket=ticket["number"], kind="update", automatic=True, now=now)
+        log.info("%s: progress update to %s", ticket["id"], ticket["customer"])
+        return record(store, config, ticket, [sent_at], now)
+
+    to = recipients(config, ticket, notice)
+    detail: dict[str, Any] = {"key": notice.key, "due": iso(notice.at), "to": to}
+    if to:
+        clock = clocks(ticket["events"], policy, now)[notice.commitment]
+        draft = draft_alert(
+            config,
+            ticket,
+            policy,
+            notice,
+            clock,
+            to=to,
+            history=history(ticket, config),
+            now=now,
+        )
+        queue_mail(store, draft, ticket=ticket["number"], kind=notice.kind, automatic=True, now=now)
+        log.info("%s: %s %s to %s", ticket["id"], notice.kind, notice.key, ", ".join(to))
+    else:
+        log.warning(
+            "%s: %s %s has nobody to go to: set [teams] and [escalation] levels",
+            ticket["id"],
+            notice.kind,
+            notice.key,
+        )
+    return record(store, config, ticket, [event(now, "maild", "notice", **detail)], now)
+
+
+def recipients(config: Config, ticket: dict[str, Any], notice: Notice) -> list[str]:
+    """A warning goes to the ticket's team; escalation level 1 to its lead and level 1's list;
+    further levels to their own lists."""
+    team = config.team(ticket.get("team"))
+    if notice.kind == "warning":
+        found = list(team.recipients) if team else []
+    else:
+        level = config.escalation.levels[notice.level - 1] if config.escalation.levels else None
+        found = list(level.to) if level else []
+        if notice.level == 1 and team and team.lead:
+            found.insert(0, team.lead)
+    return list(dict.fromkeys(found))
+
+
+def history(ticket: dict[str, Any], config: Config) -> list[str]:
+    """The ticket's story in brief, for an escalation: the last events, one line each."""
+    zone = config.support.timezone
+    lines = []
+    for e in ticket["events"][-HISTORY_LINES:]:
+        when = wording.moment(datetime.fromisoformat(e["at"]), zone)
+        detail = e.get("detail") or {}
+        what = e["action"].replace("_", " ")
+        if "from" in detail and "to" in detail:
+            what += f" {detail['from']} -> {detail['to']}"
+        elif "key" in detail:
+            what += f" {detail['key'].replace(':', ' ')}"
+        lines.append(f"{when}  {what} ({e['actor']})")
+    return lines
