@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import re
@@ -12,11 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from maild import __version__
+from maild import __version__, commands
 from maild.clock import Clock, FixedClock, SystemClock
 from maild.config import Config, ConfigError, config_path, load_config
+from maild.notify import wording
 from maild.service import Service, ServiceError
 from maild.store import Store, StoreError
+from maild.sweep import sla_view
 from maild.threader import ticket_numbers_in
 
 log = logging.getLogger("maild")
@@ -84,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.set_defaults(handler=_tickets_show)
+    for what, values in (("priority", "urgent, important or general"), ("category", "any name")):
+        setter = which.add_parser(what, help=f"set a ticket's {what}; the SLA follows")
+        setter.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
+        setter.add_argument("value", help=values)
+        setter.set_defaults(handler=_tickets_change, change=what)
     return parser
 
 
@@ -103,10 +111,11 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
         def stop(signum: int, _frame: object) -> None:
             log.info("%s: finishing the current batch, then stopping", signal.Signals(signum).name)
-            service.stop.set()
+            service.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        signal.signal(commands.WAKE_SIGNAL, lambda _signum, _frame: service.wake.set())
         service.run()
     log.info("stopped")
     return EXIT_OK
@@ -121,9 +130,10 @@ def _once(config: Config, args: argparse.Namespace) -> int:
         finally:
             service.close()
     out = report.outbox
+    swept = ", ".join(f"{kind} {n}" for kind, n in sorted(report.sweep.sent.items())) or "nothing"
     print(
         f"taken in: {report.taken_in}; sent: {out.sent}, deferred: {out.deferred}, "
-        f"failed: {out.failed}"
+        f"failed: {out.failed}; sweep: {swept}"
     )
     if report.intake_error:
         print(f"maild: intake failed: {report.intake_error}", file=sys.stderr)
@@ -163,9 +173,29 @@ def _tickets_list(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ticket_number(config: Config, text: str) -> int | None:
+    numbers = ticket_numbers_in(f"[{text.lstrip('#')}]", config.support.ticket_prefix)
+    return numbers[0] if numbers else int(text) if text.isdigit() else None
+
+
+def _tickets_change(config: Config, args: argparse.Namespace) -> int:
+    number = _ticket_number(config, args.ticket)
+    if number is None:
+        print(f"maild: {args.ticket!r} is not a ticket id", file=sys.stderr)
+        return EXIT_USAGE
+    actor = f"cli:{getpass.getuser()}"
+    command = {"change": args.change, "ticket": number, "value": args.value, "actor": actor}
+    answer = commands.give(config, command, SystemClock().now())
+    print(
+        answer.message if answer.ok else f"maild: {answer.message}",
+        file=sys.stdout if answer.ok else sys.stderr,
+    )
+    return EXIT_OK if answer.ok else EXIT_FAILED
+
+
 def _tickets_show(config: Config, args: argparse.Namespace) -> int:
-    numbers = ticket_numbers_in(f"[{args.ticket.lstrip('#')}]", config.support.ticket_prefix)
-    number = numbers[0] if numbers else int(args.ticket) if args.ticket.isdigit() else None
+    number = _ticket_number(config, args.ticket)
+    now = SystemClock().now()
     with Store.open(config.store.path, readonly=True) as store:
         ticket = store.ticket(number) if number is not None else None
         if ticket is None:
@@ -173,10 +203,11 @@ def _tickets_show(config: Config, args: argparse.Namespace) -> int:
             return EXIT_FAILED
         messages = sorted(store.messages(number), key=lambda m: m["received_at"])
     shown = _ticket_detail(ticket, messages)
+    shown["sla"] = sla_view(ticket, config, now)
     if args.json:
         print(json.dumps(shown, ensure_ascii=False, indent=2))
     else:
-        _print_ticket(shown)
+        _print_ticket(shown, config)
     return EXIT_OK
 
 
@@ -189,6 +220,7 @@ def _ticket_summary(ticket: dict[str, Any]) -> dict[str, Any]:
         "category": ticket["category"],
         "customer": ticket["customer"],
         "customer_name": ticket.get("customer_name", ""),
+        "team": ticket.get("team"),
         "subject": ticket["subject"],
         "language": ticket.get("language"),
         "created_at": ticket["created_at"],
@@ -215,11 +247,34 @@ def _ticket_detail(ticket: dict[str, Any], messages: list[dict[str, Any]]) -> di
         for m in messages
     ]
     shown["attachments"] = [a for m in shown["messages"] for a in m["attachments"]]
+    shown["rules"] = ticket.get("rules", [])
+    shown["events"] = [
+        {"at": e["at"], "actor": e["actor"], "action": e["action"], "detail": e["detail"]}
+        for e in ticket.get("events", [])
+    ]
     return shown
 
 
 def _attachment(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: stored[k] for k in ("filename", "size", "content_type")}
+
+
+def _local(stamp: str, zone: str) -> str:
+    return wording.moment(datetime.fromisoformat(stamp), zone)
+
+
+def describe_clock(clock: dict[str, Any], zone: str) -> str:
+    """One line per commitment: due at, remaining or overdue by, running or paused or met."""
+    name = clock["commitment"].replace("_", " ")
+    due = _local(clock["due_at"], zone) if clock["due_at"] else "-"
+    late = clock["remaining_s"] < 0
+    left = wording.span(clock["remaining_s"], "en")
+    if clock["state"] in ("met", "missed"):
+        stopped = _local(clock["stopped_at"], zone)
+        verdict = f"late by {left}" if late else f"{left} to spare"
+        return f"{name:<16} {clock['state']} at {stopped} (due {due}, {verdict})"
+    status = f"overdue by {left}" if late else f"{left} left"
+    return f"{name:<16} due {due}, {status}, {clock['state']}"
 
 
 # A customer's text must not drive the agent's terminal (escape sequences, bells, C1 controls).
@@ -230,12 +285,23 @@ def _safe(text: str) -> str:
     return _TERMINAL_CONTROLS.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
-def _print_ticket(t: dict[str, Any]) -> None:
+def _print_ticket(t: dict[str, Any], config: Config) -> None:
     print(_safe(f"{t['id']}  {t['subject']}"))
-    print(f"  status {t['status']}, priority {t['priority']}, category {t['category']}")
+    print(
+        f"  status {t['status']}, priority {t['priority']}, category {t['category']}, "
+        f"team {t['team'] or '-'}"
+    )
     name = t["customer_name"]
     print(_safe(f"  customer {name} <{t['customer']}>" if name else f"  customer {t['customer']}"))
     print(f"  opened {t['created_at']}, updated {t['updated_at']}")
+    print(_safe(f"  classified by: {'; '.join(t['rules']) or 'no rule (defaults)'}"))
+    zone = config.support.timezone
+    sla = t["sla"]
+    print(f"  SLA policy {sla['policy']} ({sla['calendar']} calendar)")
+    for clock in sla["clocks"]:
+        print("    " + describe_clock(clock, zone))
+    if sla["next_update_at"]:
+        print(f"    customer update  due {_local(sla['next_update_at'], zone)}")
     for m in t["messages"]:
         arrow = "←" if m["direction"] == "in" else "→"
         print(_safe(f"\n{arrow} {m['date']}  {m['kind']}  {m['from']} → {', '.join(m['to'])}"))

@@ -55,8 +55,8 @@ def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
             service.close()
             return 0
         print(_HOW_TO_SEND.format(port=port, outgoing=outgoing, support=SUPPORT))
-        signal.signal(signal.SIGTERM, lambda *_: service.stop.set())
-        signal.signal(signal.SIGINT, lambda *_: service.stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
+        signal.signal(signal.SIGINT, lambda *_: service.request_stop())
         service.run()
     return 0
 

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import schedule
 
+from maild import commands
 from maild.clock import Clock
 from maild.config import Config
 from maild.intake.listener import Listener
@@ -25,10 +26,12 @@ from maild.intake.spool import Spool, SpoolIntake
 from maild.notify.outbox import FlushReport, flush
 from maild.notify.sender import open_transport
 from maild.store import Store
+from maild.sweep import SweepReport, sweep
 
 log = logging.getLogger("maild.service")
 
 OUTBOX_RETRY_SECONDS = 15
+SWEEP_SECONDS = 60  # how late a warning, escalation or update may be, at most
 LONGEST_WAIT_SECONDS = 30.0
 
 
@@ -49,6 +52,7 @@ class Intake(Protocol):
 @dataclass
 class CycleReport:
     taken_in: int
+    sweep: SweepReport
     outbox: FlushReport
     intake_error: str | None
 
@@ -59,6 +63,7 @@ class Service:
         self.store = store
         self.clock = clock
         self.stop = threading.Event()
+        self.wake = threading.Event()  # ends the wait for mail: stopping, or CLI commands waiting
         self.listener: Listener | None = None
         self.parser = ParserPool(config.limits.message_bytes)
         self._outbox_backoff = 0.0
@@ -67,9 +72,18 @@ class Service:
 
     def _make_intake(self) -> Intake:
         if self.config.intake.mode == "imap":
-            return MailboxIntake(self.config, self.store, self.clock, self.stop, self.parser)
+            return MailboxIntake(
+                self.config, self.store, self.clock, self.stop, self.parser, wake=self.wake
+            )
         spool = Spool(self.store.root)
-        return SpoolIntake(self.config, self.store, self.clock, spool, self.stop, self.parser)
+        return SpoolIntake(
+            self.config, self.store, self.clock, spool, self.stop, self.parser, wake=self.wake
+        )
+
+    def request_stop(self) -> None:
+        """Finish the current batch, then leave run() (SIGTERM, SIGINT)."""
+        self.stop.set()
+        self.wake.set()
 
     def start_listener(self) -> None:
         """Start the LMTP/SMTP listener (listener modes only); the MTA may deliver from now on."""
@@ -96,9 +110,17 @@ class Service:
         )
 
     def cycle(self) -> CycleReport:
-        """One full cycle: everything waiting is taken in, everything due is delivered."""
+        """One full cycle: commands and mail taken in, the SLA sweep, everything due delivered."""
+        self.run_commands()
         taken_in = self.intake.drain()
-        return CycleReport(taken_in, self.flush_outbox(), self.intake.last_error)
+        swept = self.sweep()
+        return CycleReport(taken_in, swept, self.flush_outbox(), self.intake.last_error)
+
+    def sweep(self) -> SweepReport:
+        return sweep(self.store, self.config, self.clock.now())
+
+    def run_commands(self) -> int:
+        return commands.run_waiting(self.store, self.config, self.clock.now())
 
     def flush_outbox(self) -> FlushReport:
         """Deliver what is due, unless the server was unreachable moments ago.
@@ -123,12 +145,19 @@ class Service:
         scheduler.every(OUTBOX_RETRY_SECONDS).seconds.do(_guarded("outbox", self.flush_outbox))
         poll = self.config.imap.poll_seconds if self.config.imap else LONGEST_WAIT_SECONDS
         scheduler.every(poll).seconds.do(_guarded("intake", self.cycle))
+        scheduler.every(SWEEP_SECONDS).seconds.do(_guarded("sweep", self.sweep))
         _guarded("intake", self.cycle)()
         try:
             while not self.stop.is_set():
                 scheduler.run_pending()
                 pause = min(max(scheduler.idle_seconds or 0.0, 0.0), LONGEST_WAIT_SECONDS)
-                if self.intake.wait(pause) and not self.stop.is_set():
+                news = self.intake.wait(pause)
+                if self.stop.is_set():
+                    break
+                if self.wake.is_set():
+                    self.wake.clear()
+                    _guarded("commands", self.run_commands)()
+                if news:
                     _guarded("intake", self.cycle)()
         finally:
             self.close()

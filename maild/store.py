@@ -46,7 +46,11 @@ class StoreError(Exception):
 
 
 class StoreLocked(StoreError):
-    """Another maild process holds the data directory."""
+    """Another maild process holds the data directory; `pid` is that process, if known."""
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 class _SnapshotStorage(Storage):
@@ -441,7 +445,8 @@ def _take_lock(path: Path) -> Any:
         lock_file.close()
         raise StoreLocked(
             f"another maild (pid {pid}) is using the data directory {path.parent}; "
-            "stop it first, or point [store] path elsewhere"
+            "stop it first, or point [store] path elsewhere",
+            int(pid) if pid.isdigit() else None,
         ) from None
     lock_file.seek(0)
     lock_file.truncate()

@@ -140,3 +140,34 @@ def history(ticket: dict[str, Any], config: Config) -> list[str]:
             what += f" {detail['key'].replace(':', ' ')}"
         lines.append(f"{when}  {what} ({e['actor']})")
     return lines
+
+
+def sla_view(ticket: dict[str, Any], config: Config, now: datetime) -> dict[str, Any]:
+    """The ticket's commitments as of `now`, for `tickets show` and its JSON."""
+    policy = config.policy_for(ticket["priority"], ticket["category"])
+    shown = []
+    for commitment, clock in clocks(ticket["events"], policy, now).items():
+        if clock.stopped_at is not None:
+            state = "missed" if clock.breached else "met"
+        else:
+            state = "running" if clock.running else "paused"
+        due = clock.due_at
+        shown.append(
+            {
+                "commitment": commitment,
+                "target_s": clock.target,
+                "due_at": iso(due) if due else None,
+                "remaining_s": round(clock.target - clock.consumed),
+                "state": state,
+                "stopped_at": iso(clock.stopped_at) if clock.stopped_at else None,
+            }
+        )
+    update = None
+    if ticket.get("updates"):
+        update = next_update_at(ticket["events"], policy, now)
+    return {
+        "policy": policy.name,
+        "calendar": policy.calendar.name,
+        "clocks": shown,
+        "next_update_at": iso(update) if update else None,
+    }

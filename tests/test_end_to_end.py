@@ -108,7 +108,11 @@ def test_customer_mail_becomes_ticket_and_ack_and_replies_thread(
     wang, alice = tickets["wang.wei@example.cn"], tickets["alice@example.com"]
     assert wang["subject"] == "系统崩溃，无法登录"
     assert (wang["status"], wang["priority"], wang["message_count"]) == ("new", "urgent", 1)
-    assert (wang["category"], alice["priority"], alice["category"]) == ("incident", "urgent", "billing")
+    assert (wang["category"], alice["priority"], alice["category"]) == (
+        "incident",
+        "urgent",
+        "billing",
+    )
     assert set(wang) >= {"id", "status", "priority", "category", "customer", "subject"}
     assert set(wang) >= {"created_at", "updated_at", "message_count"}
     assert wang["created_at"].endswith("+00:00")

@@ -37,8 +37,11 @@ class MailboxIntake:
         clock: Clock,
         stop: threading.Event,
         parser: ParserPool,
+        *,
+        wake: threading.Event | None = None,
     ) -> None:
         assert config.imap is not None
+        self.wake = wake or stop  # ends a wait early: stop, or work for the loop (CLI commands)
         self.parser = parser
         self.config = config
         self.imap: ImapConfig = config.imap
@@ -70,10 +73,10 @@ class MailboxIntake:
         """Block until new mail may be waiting (IMAP IDLE or a poll interval), or stop."""
         if self._source is None:
             pause = max(0.0, min(seconds, self._retry_at - time.monotonic()))
-            self.stop.wait(pause)
-            return not self.stop.is_set()
+            self.wake.wait(pause)
+            return not self.wake.is_set()
         try:
-            return self._source.wait_for_mail(seconds, self.stop)
+            return self._source.wait_for_mail(seconds, self.wake)
         except ImapError as e:
             self._failed(e)
             return False

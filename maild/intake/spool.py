@@ -65,8 +65,10 @@ class SpoolIntake:
         parser: ParserPool,
         *,
         batch_size: int = 100,
+        wake: threading.Event | None = None,
     ) -> None:
         self.stop = stop
+        self.wake = wake or stop  # ends a wait early: stop, or work for the loop (CLI commands)
         self.parser = parser
         self.config = config
         self.store = store
@@ -88,7 +90,7 @@ class SpoolIntake:
     def wait(self, seconds: float) -> bool:
         """Block until the listener spooled something, `seconds` passed, or stop was set."""
         deadline = time.monotonic() + seconds
-        while not self.stop.is_set():
+        while not self.wake.is_set():
             if self.spool.arrived.wait(min(1.0, max(0.0, deadline - time.monotonic()))):
                 self.spool.arrived.clear()
                 return True

@@ -1,0 +1,134 @@
+"""Changes asked for on the command line, applied by whoever owns the store.
+
+The store has one writer. When the daemon runs, it is the writer: the CLI leaves its change as
+a file in `commands/new/`, wakes the daemon with SIGUSR1, and waits for the answer the daemon
+leaves in `commands/done/`. When no daemon runs, the CLI takes the store and applies the change
+itself. Either way the change is one event on the ticket and one commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from maild.config import Config
+from maild.store import Store, StoreLocked, write_atomically
+from maild.tickets import ChangeError, change
+
+log = logging.getLogger("maild.commands")
+
+WAKE_SIGNAL = signal.SIGUSR1
+ANSWER_TIMEOUT = 60.0
+CHANGES = ("priority", "category")
+
+
+@dataclass(frozen=True)
+class Answer:
+    ok: bool
+    message: str
+    queued: bool = False  # handed to the daemon, which had not answered in time
+
+
+class CommandQueue:
+    """The hand-over directory between the CLI and the daemon."""
+
+    def __init__(self, root: Path) -> None:
+        self.new = root / "commands" / "new"
+        self.done = root / "commands" / "done"
+
+    def submit(self, command: dict[str, Any]) -> str:
+        self.new.mkdir(parents=True, exist_ok=True)
+        self.done.mkdir(parents=True, exist_ok=True)
+        command_id = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}"
+        write_atomically(self.new / f"{command_id}.json", orjson.dumps(command))
+        return command_id
+
+    def waiting(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """Commands in the order they were given; None for one that cannot be read."""
+        if not self.new.is_dir():
+            return []
+        found: list[tuple[str, dict[str, Any] | None]] = []
+        for path in sorted(self.new.glob("*.json")):
+            try:
+                command = orjson.loads(path.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                command = None
+            found.append((path.stem, command if isinstance(command, dict) else None))
+        return found
+
+    def answer(self, command_id: str, answer: Answer) -> None:
+        self.done.mkdir(parents=True, exist_ok=True)
+        payload = {"ok": answer.ok, "message": answer.message}
+        write_atomically(self.done / f"{command_id}.json", orjson.dumps(payload))
+        (self.new / f"{command_id}.json").unlink(missing_ok=True)
+
+    def wait_answer(self, command_id: str, timeout: float) -> Answer | None:
+        path = self.done / f"{command_id}.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if path.exists():
+                found = orjson.loads(path.read_bytes())
+                path.unlink(missing_ok=True)
+                return Answer(bool(found["ok"]), str(found["message"]))
+            time.sleep(0.1)
+        return None
+
+
+def apply(store: Store, config: Config, command: dict[str, Any], now: datetime) -> Answer:
+    """Carry out one command in the caller's store batch; a bad command is a clear answer."""
+    try:
+        what, number, value = command["change"], int(command["ticket"]), str(command["value"])
+        actor = str(command.get("actor") or "cli")
+        if what not in CHANGES:
+            return Answer(False, f"unknown change {what!r}: one of {', '.join(CHANGES)}")
+        return Answer(True, change(store, config, number, what, value, actor=actor, now=now))
+    except ChangeError as e:
+        return Answer(False, str(e))
+    except (KeyError, TypeError, ValueError) as e:
+        return Answer(False, f"malformed command: {e}")
+
+
+def run_waiting(store: Store, config: Config, now: datetime) -> int:
+    """The daemon's side: apply every waiting command, one commit each, answer each."""
+    queue = CommandQueue(store.root)
+    handled = 0
+    for command_id, command in queue.waiting():
+        if command is None:
+            queue.answer(command_id, Answer(False, "unreadable command file"))
+            continue
+        with store.batch():
+            answer = apply(store, config, command, now)
+        queue.answer(command_id, answer)
+        log.info("command %s: %s", command_id, answer.message)
+        handled += 1
+    return handled
+
+
+def give(config: Config, command: dict[str, Any], now: datetime) -> Answer:
+    """The CLI's side: apply directly when the store is free, else hand it to the daemon."""
+    try:
+        with Store.open(config.store.path) as store, store.batch():
+            return apply(store, config, command, now)
+    except StoreLocked as locked:
+        queue = CommandQueue(config.store.path)
+        command_id = queue.submit(command)
+        if locked.pid is not None:
+            # Not ours to signal (another user)? The daemon still finds it at its next turn.
+            with contextlib.suppress(OSError):
+                os.kill(locked.pid, WAKE_SIGNAL)
+        answer = queue.wait_answer(command_id, ANSWER_TIMEOUT)
+        if answer is None:
+            return Answer(
+                True, "the daemon has not answered yet; it applies it at its next turn", queued=True
+            )
+        return answer
