@@ -86,11 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     show = which.add_parser("show", help="one ticket with its messages")
     show.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
     show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument("--now", type=_aware_time, help="show the SLA clocks as of this time")
     show.set_defaults(handler=_tickets_show)
     for what, values in (("priority", "urgent, important or general"), ("category", "any name")):
         setter = which.add_parser(what, help=f"set a ticket's {what}; the SLA follows")
         setter.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
         setter.add_argument("value", help=values)
+        setter.add_argument("--now", type=_aware_time, help="record it as of this time")
         setter.set_defaults(handler=_tickets_change, change=what)
     return parser
 
@@ -185,7 +187,7 @@ def _tickets_change(config: Config, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     actor = f"cli:{getpass.getuser()}"
     command = {"change": args.change, "ticket": number, "value": args.value, "actor": actor}
-    answer = commands.give(config, command, SystemClock().now())
+    answer = commands.give(config, command, args.now or SystemClock().now())
     print(
         answer.message if answer.ok else f"maild: {answer.message}",
         file=sys.stdout if answer.ok else sys.stderr,
@@ -195,7 +197,7 @@ def _tickets_change(config: Config, args: argparse.Namespace) -> int:
 
 def _tickets_show(config: Config, args: argparse.Namespace) -> int:
     number = _ticket_number(config, args.ticket)
-    now = SystemClock().now()
+    now = args.now or SystemClock().now()
     with Store.open(config.store.path, readonly=True) as store:
         ticket = store.ticket(number) if number is not None else None
         if ticket is None:

@@ -153,8 +153,12 @@ class Config:
     path: Path | None = None
 
     def policy_for(self, priority: str, category: str) -> Policy:
-        """Urgent is the tightest promise; else a category with its own policy; else priority."""
-        if priority != "urgent" and category in self.policies:
+        """Urgent is the tightest promise; else a category with its own policy; else priority.
+
+        A category named like a priority ("general", the default category) has no policy of
+        its own: [sla.general] is the general priority's.
+        """
+        if priority != "urgent" and category not in PRIORITIES and category in self.policies:
             return self.policies[category]
         return self.policies[priority]
 

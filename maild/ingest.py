@@ -107,23 +107,41 @@ def ingest_batch(
 ) -> list[Outcome]:
     """Take in (raw, source) pairs as one commit; a bug on one message quarantines only it."""
     parsed = parser.submit([raw for raw, _ in items]).results()
-    with store.batch():
-        return [
-            ingest_guarded(store, raw, msg, config=config, now=now, source=source)
-            for (raw, source), msg in zip(items, parsed, strict=True)
-        ]
+    broken: dict[int, str] = {}
+    while True:
+        try:
+            with store.batch():
+                return [
+                    quarantine(store, raw, reason=broken[i], source=source, now=now)
+                    if i in broken
+                    else ingest_checked(store, raw, msg, config=config, now=now, source=source)
+                    for i, ((raw, source), msg) in enumerate(zip(items, parsed, strict=True))
+                ]
+        except IngestFailed as failed:
+            broken[items.index((failed.raw, failed.source))] = failed.reason
 
 
-def ingest_guarded(
+class IngestFailed(Exception):
+    """A bug in maild, not the message, stopped its ingest half-way.
+
+    Whatever it staged is unknown, so the caller rolls the batch back and takes it again with
+    this message quarantined: no half-made ticket or stray acknowledgement survives.
+    """
+
+    def __init__(self, raw: bytes, source: str, reason: str) -> None:
+        super().__init__(reason)
+        self.raw, self.source, self.reason = raw, source, reason
+
+
+def ingest_checked(
     store: Store, raw: bytes, msg: Parsed, *, config: Config, now: datetime, source: str
 ) -> Outcome:
+    """ingest(), with any internal error logged and raised as IngestFailed."""
     try:
         return ingest(store, raw, msg, config=config, now=now, source=source)
     except Exception as e:
         log.exception("internal error on a message from %s", source)
-        return quarantine(
-            store, raw, reason=f"internal error: {type(e).__name__}: {e}", source=source, now=now
-        )
+        raise IngestFailed(raw, source, f"internal error: {type(e).__name__}: {e}") from e
 
 
 def quarantine(

@@ -80,13 +80,13 @@ def change(
     store: Store, config: Config, number: int, what: str, value: str, *, actor: str, now: datetime
 ) -> str:
     """An agent's override of priority or category; the SLA follows the new values."""
-    ticket = store.ticket(number)
-    if ticket is None:
-        raise ChangeError(f"no ticket {number}")
     if what == "priority" and value not in PRIORITIES:
         raise ChangeError(f"{value!r} is not a priority: use one of {', '.join(PRIORITIES)}")
     if what == "category" and not value.strip():
         raise ChangeError("a category needs a name")
+    ticket = store.ticket(number)
+    if ticket is None:
+        raise ChangeError(f"no ticket {number}")
     old = ticket[what]
     if old == value:
         return f"{ticket['id']}: {what} is already {value}"

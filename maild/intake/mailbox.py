@@ -17,7 +17,7 @@ from typing import Any
 
 from maild.clock import Clock
 from maild.config import Config, ImapConfig
-from maild.ingest import ingest_guarded, quarantine
+from maild.ingest import IngestFailed, ingest_checked, quarantine
 from maild.intake.imap import FetchedMessage, ImapError, ImapSource
 from maild.intake.parse_pool import Parsed, ParseJob, ParserPool
 from maild.store import Store
@@ -184,28 +184,55 @@ class MailboxIntake:
     def _take_batch(
         self, batch: list[FetchedMessage], parsing: ParseJob, state: dict[str, Any]
     ) -> int:
-        """One commit: the batch's tickets, its last UID and the moves that are to follow."""
-        parsed = iter(parsing.results())
+        """One commit: the batch's tickets, its last UID and the moves that are to follow.
+
+        An internal error on one message rolls the batch back; it is taken again with that
+        message quarantined (IngestFailed says why).
+        """
+        parsed = list(parsing.results())
+        broken: dict[int, str] = {}
+        while True:
+            try:
+                self._commit_batch(batch, parsed, state, broken)
+                return len(batch)
+            except IngestFailed as failed:
+                uid = int(failed.source.rpartition("/")[2])
+                broken[uid] = failed.reason
+
+    def _commit_batch(
+        self,
+        batch: list[FetchedMessage],
+        parsed: list[Parsed],
+        state: dict[str, Any],
+        broken: dict[int, str],
+    ) -> None:
         now = self.clock.now()
         moves: dict[str, list[int]] = defaultdict(list)
         for folder, uids in state["moves"].items():
             moves[folder].extend(uids)  # copies: a rolled-back batch leaves `state` as it was
+        results = iter(parsed)
         with self.store.batch():
             for message in batch:
-                msg = next(parsed) if message.raw is not None else None
-                destination = self._take(message, msg, now)
+                msg = next(results) if message.raw is not None else None
+                destination = self._take(message, msg, now, broken.get(message.uid))
                 if destination:
                     moves[destination].append(message.uid)
-            state["last_uid"] = max([state["last_uid"], *(m.uid for m in batch)])
-            state["moves"] = dict(moves)
-            self.store.set_state(self._state_key, state)
-        return len(batch)
+            last_uid = max([state["last_uid"], *(m.uid for m in batch)])
+            self.store.set_state(
+                self._state_key, {**state, "last_uid": last_uid, "moves": dict(moves)}
+            )
+        state["last_uid"], state["moves"] = last_uid, dict(moves)
 
-    def _take(self, message: FetchedMessage, msg: Parsed | None, now: datetime) -> str | None:
+    def _take(
+        self, message: FetchedMessage, msg: Parsed | None, now: datetime, broken: str | None
+    ) -> str | None:
         """Ingest one fetched message; returns the folder it should move to, if any."""
         source = f"imap:{self.imap.folder}/{message.uid}"
+        if broken is not None:
+            quarantine(self.store, message.raw, reason=broken, source=source, now=now)
+            return self.imap.quarantine_folder
         if message.raw is not None and msg is not None:
-            outcome = ingest_guarded(
+            outcome = ingest_checked(
                 self.store, message.raw, msg, config=self.config, now=now, source=source
             )
             if outcome.result == "quarantined":

@@ -87,8 +87,7 @@ def draft_new_ticket(
     subject, body = render(
         "new_ticket",
         language,
-        **_staff_values(config, ticket, language),
-        team=team.name,
+        **{**_staff_values(config, ticket, language), "team": team.name},
         excerpt=excerpt(text, lines=30),
         first_response_due=wording.moment(first_response_due, config.support.timezone),
         first_response=wording.commitment(policy.first_response, policy.calendar, language),
