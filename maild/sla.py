@@ -124,14 +124,19 @@ def _clock(commitment: str, events: Sequence[Mapping], policy: Policy, now: date
             status = event["detail"]["to"]
         elif action == "agent_reply":
             answered = True
-        runs = status in OPEN_STATUSES and not (commitment == "first_response" and answered)
+        finished = status in DONE_STATUSES or (commitment == "first_response" and answered)
+        runs = status in OPEN_STATUSES and not finished
         if runs and started is None:
-            started, stopped_at = at, None
+            started = at
         elif not runs and started is not None:
             intervals.append((started, at))
             started = None
-            if status in DONE_STATUSES or (commitment == "first_response" and answered):
-                stopped_at = at
+        # Stopped when it finishes, even if it was paused then (a reply or resolve while
+        # pending); a reopen (or any status that is not finished) clears it.
+        if not finished:
+            stopped_at = None
+        elif stopped_at is None:
+            stopped_at = at
     if started is not None:
         intervals.append((started, None))
     calendar = policy.calendar

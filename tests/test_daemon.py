@@ -133,6 +133,43 @@ def test_imap_daemon_with_idle(
     stop(proc)
 
 
+def test_cli_change_is_handed_to_the_running_daemon(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+    daemons: list[subprocess.Popen[str]],
+) -> None:
+    """The daemon owns the store: the CLI's change reaches it through the command queue, wakes
+    it from IMAP IDLE at once, and takes effect (here: a page for a ticket made urgent)."""
+    path = config_file(
+        account=imap_account,
+        outgoing=smtp_server,
+        escalation={"page": ["oncall@maild.test"]},
+    )
+    proc = maild_process(path, "run")
+    daemons.append(proc)
+    dovecot.append(
+        imap_account.username,
+        imap_account.password,
+        customer_mail("alice@example.com", "A question", "How do I export my data?"),
+    )
+    [ack] = smtp_server.wait_for(1, timeout=10)
+    time.sleep(0.5)  # back in IDLE
+    started = time.monotonic()
+    changed = maild_command("--config", str(path), "tickets", "priority", "MD-1001", "urgent")
+    took = time.monotonic() - started
+    assert changed.returncode == 0, changed.stderr
+    assert "MD-1001: priority general -> urgent; SLA policy urgent" in changed.stdout
+    assert took < 5, f"the daemon took {took:.1f} s to answer"
+    [page] = smtp_server.wait_for(2, timeout=10)[1:]
+    assert page.rcpt_tos == ["oncall@maild.test"]
+    shown = maild_command("--config", str(path), "tickets", "show", "MD-1001", "--json")
+    assert '"priority": "urgent"' in shown.stdout
+    out = stop(proc)
+    assert "command" in out and "general -> urgent" in out
+
+
 def test_second_daemon_on_the_same_data_refuses(
     config_file: Callable[..., Path], smtp_server: SmtpCapture, daemons: list
 ) -> None:

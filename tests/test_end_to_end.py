@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import maild.ingest
 from maild.cli import main
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import Captured, SmtpCapture
@@ -269,3 +270,38 @@ def test_whole_corpus_through_imap_twice_loses_nothing_and_acks_once(
 
 def acks_of(server: SmtpCapture) -> list[email.message.EmailMessage]:
     return [parsed(c) for c in server.messages]
+
+
+def test_a_bug_on_one_message_quarantines_only_it_and_leaves_no_half_ticket(
+    loop: Loop,
+    smtp_server: SmtpCapture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug half-way through a new ticket (here planted in classification) must not leave the
+    ticket number, the stored message or a queued acknowledgement behind."""
+    real = maild.ingest.classify
+
+    def buggy(*args: object, subject: str, **kwargs: object) -> object:
+        if "trigger" in subject:
+            raise RuntimeError("planted bug")
+        return real(*args, subject=subject, **kwargs)
+
+    monkeypatch.setattr(maild.ingest, "classify", buggy)
+    for sender, subject in (("a@example.com", "first"), ("b@example.com", "trigger the bug")):
+        loop.deliver(customer_mail(sender, subject, "text"))
+    loop.deliver(customer_mail("c@example.com", "third", "text"))
+
+    assert "taken in: 3; sent: 2" in loop.once(capsys)
+    assert sorted(c.rcpt_tos[0] for c in smtp_server.wait_for(2)) == [
+        "a@example.com",
+        "c@example.com",
+    ]
+    tickets = loop.tickets(capsys)
+    assert [(t["id"], t["customer"]) for t in tickets] == [
+        ("MD-1001", "a@example.com"),
+        ("MD-1002", "c@example.com"),
+    ]
+    [kept] = loop.folder("maild/quarantine")
+    assert b"trigger the bug" in kept
+    assert len(loop.folder("maild/processed")) == 2

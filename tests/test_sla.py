@@ -263,12 +263,17 @@ def test_pending_during_closed_hours_moves_nothing_on_business_calendar() -> Non
     start = sh("2026-05-15 17:00")  # Friday
     events = [
         opened(start),
-        status(sh("2026-05-15 17:30"), "new", "pending"),
+        status(sh("2026-05-15 18:30"), "new", "pending"),  # after closing
         *customer_wrote(sh("2026-05-16 12:00")),  # Saturday
     ]
     first = clocks(events, office, sh("2026-05-18 09:00"))["first_response"]
-    assert first.consumed == 30 * MINUTE
+    assert first.consumed == 1 * HOUR
     assert first.due_at == sh("2026-05-18 10:00")  # as if it had never paused
+    # Paused at 17:30 instead, the half hour to closing is lost to the pause.
+    events[1] = status(sh("2026-05-15 17:30"), "new", "pending")
+    assert clocks(events, office, sh("2026-05-18 09:00"))["first_response"].due_at == sh(
+        "2026-05-18 10:30"
+    )
 
 
 # --- agent reply, resolve, reopen ----------------------------------------------------------
