@@ -122,3 +122,62 @@ def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILD_CONFIG", "/srv/m.toml")
     assert config_path(None) == Path("/srv/m.toml")
     assert config_path("/x.toml") == Path("/x.toml")
+
+
+def test_sla_defaults_follow_the_charter() -> None:
+    config = parse_config(MINIMAL)
+    hours = {
+        name: (p.target("first_response") / 3600, p.calendar.name)
+        for name, p in config.policies.items()
+    }
+    assert hours == {
+        "urgent": (2, "24x7"),
+        "important": (4, "24x7"),
+        "general": (8, "office"),
+        "sensitive": (2, "office"),
+    }
+    general = config.policies["general"]
+    assert general.target("resolve") == 5 * 9 * 3600  # 5 working days of 09:00-18:00
+    assert config.escalation.warn_at == 0.75 and config.escalation.levels == ()
+    assert [r.name for r in config.rules][:2] == ["outage", "payment"]
+    assert config.policy_for("important", "sensitive").name == "sensitive"
+    assert config.policy_for("urgent", "sensitive").name == "urgent"
+    assert config.policy_for("important", "general").name == "important"
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        ({"sla": {"urgent": {"first_response": "2x"}}}, "sla.urgent.first_response: '2x' is not"),
+        ({"sla": {"general": {"calendar": "shop"}}}, "sla.general.calendar: no calendar 'shop'"),
+        ({"sla": {"urgent": {"respond": "1h"}}}, "sla.urgent.respond: unknown key"),
+        ({"calendars": {"shop": {"days": "mon-fry"}}}, "calendars.shop.days:"),
+        ({"calendars": {"shop": {"hours": "18:00-09:00"}}}, "calendars.shop.hours:"),
+        ({"calendars": {"shop": {"timezone": "Mars/Base"}}}, "calendars.shop.timezone:"),
+        ({"calendars": {"shop": {"holidays": "XX"}}}, "calendars.shop: "),
+        ({"calendars": {"shop": {"extra_holidays": ["2027-13-01"]}}}, "is not a date"),
+        ({"calendars": {"24x7": {}}}, '"24x7" is built in'),
+        ({"teams": {"a": {"lead": "x@example.com"}}}, "teams.a.address: required"),
+        ({"teams": {"a": {"address": "not-an-address"}}}, "is not an email address"),
+        (
+            {"teams": {"a": {"address": "a@x.io", "categories": ["billing"]},
+                       "b": {"address": "b@x.io", "categories": ["billing"]}}},
+            "'billing' is already routed to team 'a'",
+        ),
+        ({"escalation": {"warn_at": 1.5}}, "escalation.warn_at: must be a fraction"),
+        (
+            {"escalation": {"levels": [{"after": "2h", "to": []}, {"after": "1h", "to": []}]}},
+            "levels must come in order",
+        ),
+        ({"escalation": {"page_priorities": ["asap"]}}, "'asap' is not one of"),
+        ({"classify": {"rules": [{"name": "x", "priority": "urgent"}]}}, "looks at nothing"),
+        ({"classify": {"rules": [{"name": "x", "text": ["a"]}]}}, "sets nothing"),
+        ({"classify": {"rules": [{"regex": "(", "priority": "urgent"}]}}, "not a valid regular"),
+        ({"classify": {"rules": [{"text": ["a"], "priority": "high"}]}}, "'high' is not one of"),
+        ({"complaints": {"by": "company"}}, "complaints.by: 'company' is not one of"),
+        ({"support": {"address": "s@x.io", "timezone": "CST"}}, "support.timezone:"),
+    ],
+)  # fmt: skip
+def test_sla_config_problems_name_the_key(tables: dict, expected: str) -> None:
+    found = problems({**MINIMAL, **tables})
+    assert any(expected in p for p in found), found
