@@ -19,21 +19,26 @@ DEFAULT_CATEGORY = "general"
 _RANK = {p: i for i, p in enumerate(PRIORITIES)}
 
 
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})  # "can’t", as mail programs type it
+
+
 def normalise(text: str) -> str:
-    """Full-width letters and digits folded (ＯＵＴＡＧＥ → outage), case folded."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """Full-width letters and digits folded (ＯＵＴＡＧＥ → outage), case folded, typographic
+    apostrophes made plain (can’t → can't)."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
 
 
 def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
     """One pattern for a keyword list: English words match whole words (no 'sue' in 'issue'),
-    Chinese ones anywhere, since Chinese is written without spaces."""
+    Chinese ones anywhere, since Chinese is written without spaces. Word boundaries are ASCII:
+    an English word written against Chinese ("GDPR合规") is still a whole word."""
     parts = []
     for word in sorted({normalise(k) for k in keywords if k.strip()}, key=len, reverse=True):
         escaped = re.escape(word)
         head = r"\b" if re.match(r"\w", word, re.ASCII) else ""
         tail = r"\b" if re.search(r"\w$", word, re.ASCII) else ""
         parts.append(f"{head}{escaped}{tail}")
-    return re.compile("|".join(parts)) if parts else None
+    return re.compile("|".join(parts), re.ASCII) if parts else None
 
 
 @dataclass(frozen=True)

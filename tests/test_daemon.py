@@ -155,6 +155,7 @@ def test_cli_change_is_handed_to_the_running_daemon(
         customer_mail("alice@example.com", "A question", "How do I export my data?"),
     )
     [ack] = smtp_server.wait_for(1, timeout=10)
+    assert ack.rcpt_tos == ["alice@example.com"]
     time.sleep(0.5)  # back in IDLE
     started = time.monotonic()
     changed = maild_command("--config", str(path), "tickets", "priority", "MD-1001", "urgent")
