@@ -26,7 +26,7 @@ from maild.intake.spool import Spool, SpoolIntake
 from maild.notify.outbox import FlushReport, flush
 from maild.notify.sender import open_transport
 from maild.store import Store
-from maild.sweep import SweepReport, sweep
+from maild.sweep import SweepReport, recheck_if_policies_changed, sweep
 
 log = logging.getLogger("maild.service")
 
@@ -67,6 +67,7 @@ class Service:
         self.listener: Listener | None = None
         self.parser = ParserPool(config.limits.message_bytes)
         self._outbox_backoff = 0.0
+        self._policies_checked = False  # stored check times match these SLA settings
         self._outbox_retry_at = 0.0
         self.intake: Intake = self._make_intake()
 
@@ -117,7 +118,11 @@ class Service:
         return CycleReport(taken_in, swept, self.flush_outbox(), self.intake.last_error)
 
     def sweep(self) -> SweepReport:
-        return sweep(self.store, self.config, self.clock.now())
+        now = self.clock.now()
+        if not self._policies_checked:
+            recheck_if_policies_changed(self.store, self.config, now)
+            self._policies_checked = True
+        return sweep(self.store, self.config, now)
 
     def run_commands(self) -> int:
         return commands.run_waiting(self.store, self.config, self.clock.now())

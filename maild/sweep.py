@@ -7,6 +7,7 @@ its ticket in the same commit as its mail in the outbox, so it is never sent twi
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from maild.config import Config
 from maild.notify import wording
 from maild.notify.notices import draft_alert, draft_update
 from maild.notify.outbox import queue_mail
-from maild.sla import Notice, clocks, next_update_at, plan
+from maild.sla import DONE_STATUSES, Notice, clocks, next_update_at, plan
 from maild.store import Store
 from maild.tickets import event, record
 
@@ -35,9 +36,36 @@ class SweepReport:
         self.sent[kind] = self.sent.get(kind, 0) + 1
 
 
-def due_tickets(store: Store, now: datetime) -> list[dict[str, Any]]:
-    cutoff = iso(now)
-    return store.tickets_to_check(cutoff)
+def policies_fingerprint(config: Config) -> str:
+    """What the stored check times were computed from: policies, calendars and escalation."""
+    parts = []
+    for name, policy in sorted(config.policies.items()):
+        calendar = policy.calendar
+        dates = [
+            sorted(getattr(calendar, attr, ())) for attr in ("extra_holidays", "extra_workdays")
+        ]
+        parts.append((name, str(policy.first_response), str(policy.update_every),
+                      str(policy.resolve), repr(calendar), dates))  # fmt: skip
+    parts.append(repr(config.escalation))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def recheck_if_policies_changed(store: Store, config: Config, now: datetime) -> int:
+    """After an admin changed the SLA config, every open ticket's next check is recomputed:
+    one computed under the old policies could come too late. Returns how many were."""
+    fingerprint = policies_fingerprint(config)
+    if store.state("sla_fingerprint") == fingerprint:
+        return 0
+    with store.batch():
+        open_tickets = [t for t in store.tickets() if t["status"] not in DONE_STATUSES]
+        for ticket in open_tickets:
+            record(store, config, ticket, [], now)
+        store.set_state("sla_fingerprint", fingerprint)
+    if open_tickets:
+        log.info(
+            "SLA settings changed: next checks of %d open tickets recomputed", len(open_tickets)
+        )
+    return len(open_tickets)
 
 
 def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
@@ -45,7 +73,7 @@ def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
     report = SweepReport()
     work: list[tuple[datetime, int, int, Notice]] = []
     tickets: dict[int, dict[str, Any]] = {}
-    for ticket in due_tickets(store, now):
+    for ticket in store.tickets_to_check(iso(now)):
         report.checked += 1
         tickets[ticket["number"]] = ticket
         policy = config.policy_for(ticket["priority"], ticket["category"])

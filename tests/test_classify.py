@@ -89,7 +89,7 @@ def test_sensitive_topics(text: str, rule: str, word: str, complaint: bool) -> N
         "I have an issue with my account",
         "Issues with the export, tissue paper",
         "We pursue this further",
-        "Please check the access logs",  # not "cancel": no rule says so
+        "Reissued certificate",
     ],
 )
 def test_english_keywords_match_whole_words_only(text: str) -> None:

@@ -239,3 +239,16 @@ def test_priority_override_of_a_missing_ticket_is_a_clear_error(
     assert code == 1 and "no ticket 4242" in capsys.readouterr().err
     code = main(["--config", clockwork.loop.config, "tickets", "priority", "MD-4242", "highest"])
     assert code == 1 and "not a priority" in capsys.readouterr().err
+
+
+def test_changed_sla_settings_reach_tickets_already_open(clockwork: Clockwork) -> None:
+    clockwork.loop.deliver(customer_mail("alice@example.com", "Question", "How do I export?"))
+    assert len(clockwork.at(f"2026-11-23T10:00:00{CST}")) == 2  # ack, team notice
+    # The admin tightens general first response from 8 h to 1 h and restarts maild: the
+    # warning at 45 min is due although the ticket's next check was stored for 16:00.
+    config = Path(clockwork.loop.config)
+    config.write_text(
+        config.read_text(encoding="utf-8") + '[sla.general]\nfirst_response = "1h"\n',
+        encoding="utf-8",
+    )
+    assert clockwork.kinds(f"2026-11-23T10:46:00{CST}") == [("warning", "team@maild.test")]
