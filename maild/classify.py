@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import opencc
+
 PRIORITIES = ("urgent", "important", "general")
 DEFAULT_PRIORITY = "general"
 DEFAULT_CATEGORY = "general"
@@ -22,10 +24,15 @@ _RANK = {p: i for i, p in enumerate(PRIORITIES)}
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})  # "can’t", as mail programs type it
 
 
+_TRADITIONAL_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+
 def normalise(text: str) -> str:
     """Full-width letters and digits folded (ＯＵＴＡＧＥ → outage), case folded, typographic
-    apostrophes made plain (can’t → can't)."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    apostrophes made plain (can’t → can't), Traditional Chinese as Simplified (無法登入 →
+    无法登入), so one keyword list serves Big5 and GB customers alike."""
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    return _TRADITIONAL_TO_SIMPLIFIED.convert(folded)
 
 
 def _keyword_pattern(keywords: Sequence[str]) -> re.Pattern[str] | None:
@@ -160,28 +167,10 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(w.strip() for w in text.split("|") if w.strip())
 
 
-# The shipped rules, after any from config. Keywords are matched case- and width-insensitively.
+# The shipped rules, after any from config. Sensitive topics come first so that they keep their
+# own team even when an outage keyword makes them urgent too ("投诉：系统崩溃" is an urgent
+# complaint). Keywords are in Simplified Chinese: Traditional input is converted before matching.
 DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule(
-        name="outage",
-        priority="urgent",
-        category="incident",
-        text=_words(
-            "系统崩溃|崩溃|宕机|死机|无法登录|登录不了|登不上|无法访问|打不开|服务不可用|"
-            "数据丢失|安全漏洞|被黑|被盗|outage|crash|crashed|crashes|is down|service down|"
-            "site down|cannot log in|can't log in|cannot login|unable to log in|data loss|"
-            "security|breach|hacked"
-        ),
-    ),
-    Rule(
-        name="payment",
-        priority="urgent",
-        category="billing",
-        text=_words(
-            "支付失败|付款失败|扣款失败|无法支付|重复扣款|多扣|payment failed|payment failure|"
-            "payment declined|card declined|charged twice|double charged"
-        ),
-    ),
     Rule(
         name="complaint",
         priority="important",
@@ -195,8 +184,28 @@ DEFAULT_RULES: tuple[Rule, ...] = (
         category="sensitive",
         text=_words(
             "律师|起诉|诉讼|法院|仲裁|消协|隐私|个人信息|记者|媒体|曝光|lawyer|attorney|lawsuit|"
-            "sue|legal action|gdpr|privacy|data protection|journalist|reporter|press inquiry|"
-            "regulator"
+            "sue you|will sue|going to sue|legal action|gdpr|privacy|data protection|journalist|"
+            "reporter|press inquiry|regulator"
+        ),
+    ),
+    Rule(
+        name="outage",
+        priority="urgent",
+        category="incident",
+        text=_words(
+            "系统崩溃|崩溃|宕机|当机|死机|无法登录|登录不了|登不上|无法登入|登入不了|无法访问|"
+            "打不开|服务不可用|数据丢失|安全漏洞|被黑|被盗|outage|outages|crash|crashed|crashes|"
+            "is down|service down|site down|cannot log in|can't log in|cannot login|"
+            "unable to log in|data loss|security|breach|hacked"
+        ),
+    ),
+    Rule(
+        name="payment",
+        priority="urgent",
+        category="billing",
+        text=_words(
+            "支付失败|付款失败|扣款失败|无法支付|重复扣款|多扣|payment failed|payment failure|"
+            "payment declined|card declined|charged twice|double charged"
         ),
     ),
     Rule(

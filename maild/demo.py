@@ -23,6 +23,7 @@ from maild.service import Service
 from maild.store import Store
 
 SUPPORT = "support@demo.example"
+TEAM = "team@demo.example"
 
 
 def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
@@ -35,6 +36,8 @@ def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
             "store": {"path": str(root / "data")},
             "intake": {"mode": "smtp", "listen": f"127.0.0.1:{port}"},
             "smtp": {"transport": "folder", "folder": str(outgoing)},
+            "teams": {"support": {"address": TEAM, "lead": "lead@demo.example"}},
+            "escalation": {"page": ["oncall@demo.example"]},
         }
     )
     print(f"maild demo: data in {root}, SMTP listener on 127.0.0.1:{port}\n")
@@ -135,6 +138,9 @@ def _show_sent(outgoing: Path, *, already: set[str]) -> None:
         if path.name in already:
             continue
         mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if str(mail["To"]).endswith("@demo.example"):  # staff: a notice or a page
+            print(f"=== sent to {mail['To']}: {mail['Subject'].strip()}\n")
+            continue
         body = mail.get_body(preferencelist=("plain",))
         text = body.get_content() if body is not None else ""
         print(f"=== sent to {mail['To']}  ({path.name})\nSubject: {mail['Subject'].strip()}\n")
@@ -146,7 +152,7 @@ def _show_tickets(store: Store) -> None:
     for ticket in store.tickets():
         print(
             f"{ticket['id']}  {ticket['status']:<5} {ticket['message_count']} message(s)  "
-            f"{ticket['customer']}  {ticket['subject']}"
+            f"{ticket['priority']}/{ticket['category']}  {ticket['customer']}  {ticket['subject']}"
         )
     filtered = [m for m in store.messages(None) if m["kind"] == "automatic"]
     for m in filtered:

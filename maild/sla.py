@@ -221,6 +221,8 @@ def _thresholds(
     for level, step in enumerate(escalation.levels, start=1):
         after = step.after.seconds(clock.calendar.day_seconds)
         points.append((f"{commitment}:level:{level}", "escalation", level, clock.target + after))
+    # In counted-time order whatever the config's order: callers stop at the first one ahead.
+    points.sort(key=lambda point: (point[3], point[2]))
     for key, kind, level, counted in points:
         if key in skip:
             continue

@@ -73,7 +73,7 @@ def test_keyword_in_the_body_says_so() -> None:
         ("Request under GDPR article 15", "legal-privacy-press", "gdpr", False),
         ("I am a journalist at the Times", "legal-privacy-press", "journalist", False),
         ("This is a formal complaint", "complaint", "complaint", True),
-        ("We will sue you", "legal-privacy-press", "sue", False),
+        ("We will sue you", "legal-privacy-press", "will sue", False),
     ],
 )
 def test_sensitive_topics(text: str, rule: str, word: str, complaint: bool) -> None:
@@ -130,10 +130,10 @@ def test_typographic_apostrophe_matches() -> None:
 def test_highest_priority_wins_and_first_category_wins() -> None:
     found = run("投诉：系统崩溃三次", "")
     assert found == Classification(
-        "urgent",
-        "incident",  # outage comes before complaint among the shipped rules
-        "support",
-        ("outage: '系统崩溃' in the subject", "complaint: '投诉' in the subject"),
+        "urgent",  # the outage makes it urgent
+        "sensitive",  # and the complaint, listed first among the shipped rules, routes it
+        "trust",
+        ("complaint: '投诉' in the subject", "outage: '系统崩溃' in the subject"),
         True,
     )
     # A lower-priority rule listed first still loses on priority.
@@ -143,6 +143,23 @@ def test_highest_priority_wins_and_first_category_wins() -> None:
         "errors: 'broken' in the subject",
         "billing: 'refund' in the subject",
     )
+
+
+@pytest.mark.parametrize(
+    ("subject", "priority", "matched"),
+    [
+        ("帳號無法登入", "urgent", "outage: '无法登入' in the subject"),
+        ("系統崩潰了", "urgent", "outage: '系统崩溃' in the subject"),
+        ("付款失敗", "urgent", "payment: '付款失败' in the subject"),
+        ("我要投訴", "important", "complaint: '投诉' in the subject"),
+    ],
+)
+def test_traditional_chinese_matches_the_simplified_keywords(
+    subject: str, priority: str, matched: str
+) -> None:
+    """Big5 customers write Traditional characters; the keywords are Simplified."""
+    found = run(subject, "")
+    assert (found.priority, found.matched) == (priority, (matched,))
 
 
 def test_custom_rule_before_the_defaults_wins_the_category() -> None:

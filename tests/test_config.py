@@ -139,7 +139,7 @@ def test_sla_defaults_follow_the_charter() -> None:
     general = config.policies["general"]
     assert general.target("resolve") == 5 * 9 * 3600  # 5 working days of 09:00-18:00
     assert config.escalation.warn_at == 0.75 and config.escalation.levels == ()
-    assert [r.name for r in config.rules][:2] == ["outage", "payment"]
+    assert [r.name for r in config.rules][:3] == ["complaint", "legal-privacy-press", "outage"]
     assert config.policy_for("important", "sensitive").name == "sensitive"
     assert config.policy_for("urgent", "sensitive").name == "urgent"
     assert config.policy_for("important", "general").name == "important"

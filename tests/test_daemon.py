@@ -225,9 +225,12 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     out = result.stdout
     assert "我们已收到您的问题：系统崩溃，无法登录" in out
     assert "We have received your request: Payment failed" in out
-    assert "MD-1001  new   2 message(s)  wang.wei@example.cn" in out
+    assert "MD-1001  new   2 message(s)  urgent/incident  wang.wei@example.cn" in out
     assert "not answered: bob@example.org" in out
-    assert len(list((tmp_path / "outgoing").glob("*.eml"))) == 3
+    assert "=== sent to team@demo.example: [#MD-1002] New urgent ticket: Payment failed" in out
+    assert "=== sent to oncall@demo.example: [#MD-1003] PAGE" in out
+    # three acknowledgements, three team notices, three pages (all three are urgent)
+    assert len(list((tmp_path / "outgoing").glob("*.eml"))) == 9
 
 
 def _intake(config: Config, store: Store) -> MailboxIntake:
