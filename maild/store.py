@@ -23,7 +23,7 @@ import logging
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -296,8 +296,7 @@ class Store:
         The SLA sweep runs this over every ticket each minute, so it reads the snapshot
         directly instead of through TinyDB, which builds a Document for every row.
         """
-        self._apply()
-        rows = (self._db.storage.read() or {}).get("tickets", {}).values()
+        rows = self._rows("tickets")
         due = [dict(row) for row in rows if (row.get("next_check_at") or "~") <= cutoff]
         return sorted(due, key=lambda d: d["number"])
 
@@ -328,8 +327,10 @@ class Store:
         self._remember_auto_reply(mail)
 
     def outgoing(self, status: str | None = None) -> list[dict[str, Any]]:
-        docs = self._all("outbox")
-        return [d for d in docs if status is None or d.get("status") == status]
+        """Outgoing mail, only the rows asked for copied: the outbox keeps every mail ever sent
+        and is read at every flush."""
+        rows = self._rows("outbox")
+        return [dict(row) for row in rows if status is None or row.get("status") == status]
 
     def record_delivery(self, mail_id: str, fields: dict[str, Any]) -> None:
         """Durably note a delivery result at once, without rewriting the whole database."""
@@ -406,6 +407,11 @@ class Store:
             self._changes[table].setdefault(key, {}).update(fields)
         else:
             raise StoreError(f"{table} holds no {key!r}")
+
+    def _rows(self, table: str) -> Iterable[dict[str, Any]]:
+        """The committed-and-staged rows themselves, for scans that copy only what they keep."""
+        self._apply()
+        return (self._db.storage.read() or {}).get(table, {}).values()
 
     def _all(self, table: str) -> list[dict[str, Any]]:
         self._apply()
