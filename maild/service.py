@@ -25,13 +25,14 @@ from maild.intake.parse_pool import ParserPool
 from maild.intake.spool import Spool, SpoolIntake
 from maild.notify.outbox import FlushReport, flush
 from maild.notify.sender import open_transport
+from maild.sla import UPDATE_GRACE_SECONDS
 from maild.store import Store
 from maild.sweep import SweepReport, recheck_if_policies_changed, sweep
 
 log = logging.getLogger("maild.service")
 
 OUTBOX_RETRY_SECONDS = 15
-SWEEP_SECONDS = 60  # how late a warning, escalation or update may be, at most
+SWEEP_SECONDS = UPDATE_GRACE_SECONDS  # how late a warning, escalation or update may be, at most
 LONGEST_WAIT_SECONDS = 30.0
 
 

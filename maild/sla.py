@@ -25,6 +25,7 @@ DONE_STATUSES = ("resolved", "closed")  # no clock runs
 COMMITMENTS = ("first_response", "resolve")  # the promises that can be broken
 POLICY_CHANGES = ("priority", "category")  # events after which the policy may differ
 CONTACTS = ("acknowledged", "agent_reply", "update_sent")  # the customer heard from us
+UPDATE_GRACE_SECONDS = 60.0  # one sweep: how late after closing a due update may still go
 
 
 @dataclass(frozen=True)
@@ -183,10 +184,13 @@ def plan(
     now: datetime,
     *,
     updates: bool = True,
+    grace: float = UPDATE_GRACE_SECONDS,
 ) -> Plan:
     """The notices due by `now` and not yet sent, and when to look at this ticket again.
 
-    `updates` is False for customers maild does not write to automatically.
+    `updates` is False for customers maild does not write to automatically. A customer update
+    never goes out while a business calendar is closed: one due at closing time may go up to
+    `grace` seconds late (a sweep's granularity); past that it waits for the next opening.
     """
     sent = _sent_keys(events, policy, escalation)
     due: list[Notice] = []
@@ -201,10 +205,13 @@ def plan(
     if updates:
         update_at = next_update_at(events, policy, now)
         if update_at is not None:
-            if update_at <= now:
+            calendar = policy.calendar
+            if update_at > now:
+                upcoming.append(update_at)
+            elif calendar.is_open(now) or (now - update_at).total_seconds() <= grace:
                 due.append(Notice("update", "update", "update", 0, update_at))
             else:
-                upcoming.append(update_at)
+                upcoming.append(calendar.next_open(now))
     due.sort(key=lambda n: (n.at, n.level))
     return Plan(tuple(due), min(upcoming) if upcoming else None)
 

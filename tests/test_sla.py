@@ -713,3 +713,22 @@ def test_counted_time_is_real_time_across_the_spring_forward_gap() -> None:
     resolve = clocks([opened(start)], office, start)["resolve"]
     assert resolve.due_at == utc("2026-03-08 13:00")  # 8 real hours: 09:00 EDT, not 08:00
     assert resolve.due_at == ny("2026-03-08 09:00")
+
+
+def test_an_update_due_at_closing_time_goes_within_one_sweep_or_next_morning() -> None:
+    """Opened Monday 09:00 with updates every working day: due Monday 18:00, the closing
+    instant. A sweep within a minute sends it; later than that it waits for Tuesday 09:00."""
+    office = policy(CN_OFFICE, first="8h", update="1d", resolve="5d", name="general")
+    opened = sh("2026-05-11 09:00")
+    events = [event(opened, "c@example.com", "opened"), event(opened, "maild", "acknowledged")]
+    assert next_update_at(events, office, opened) == sh("2026-05-11 18:00")
+    nobody = Escalation(0.75, ())
+
+    def update_due(now: datetime) -> bool:
+        return any(n.kind == "update" for n in plan(events, office, nobody, now).due)
+
+    assert update_due(sh("2026-05-11 18:00")) and update_due(sh("2026-05-11 18:01"))
+    late = plan(events, office, nobody, sh("2026-05-11 18:05"))
+    assert [n.kind for n in late.due] == ["warning"]  # staff are warned whatever the hour
+    assert late.next_check == sh("2026-05-12 09:00")
+    assert update_due(sh("2026-05-12 09:00"))
