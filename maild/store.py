@@ -1,15 +1,21 @@
 """The only module that reads or writes maild's database and its data directory.
 
-TinyDB holds the data in memory; a commit writes the whole snapshot to a temp file, fsyncs it and
-renames it over `db.json`, so a crash at any instant leaves the last commit readable. Changes made
-between commits are staged and applied to TinyDB in bulk, because TinyDB rebuilds a whole table on
-every single insert or update. Outbox delivery marks go to a small fsynced journal instead of a
-full commit, so marking one mail sent does not rewrite the database.
+TinyDB holds the data in memory. A commit appends what changed since the last one as one line
+to `db.journal` and fsyncs it: its cost follows the size of the change, not of the database. When
+the journal has grown to a fraction of the snapshot, the whole snapshot is written to a temp file,
+fsynced and renamed over `db.json` (it records the last journal line it contains), and the
+journal starts again. Opening reads the snapshot and replays the journal; a torn last line (a
+crash mid-append) is an uncommitted commit and is dropped, so every commit is all or nothing.
+
+Changes between commits are staged and written into the snapshot's rows directly (TinyDB would
+rebuild a whole table on every insert or update); reads go through TinyDB. Outbox delivery marks
+go to a small fsynced journal at once, so marking one mail sent needs no commit.
 
 Layout of the data directory:
-    db.json        the committed snapshot         outbox.journal  delivery marks since it
-    maild.lock     held by the running daemon     raw/            every message, in and out
-    attachments/   content-addressed payloads     quarantine/     mail that could not be taken in
+    db.json        the last compacted snapshot    db.journal      commits since it
+    maild.lock     held by the running daemon     outbox.journal  delivery marks since the commit
+    raw/           every message, in and out      attachments/    content-addressed payloads
+    quarantine/    mail that could not be taken in
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ log = logging.getLogger("maild.store")
 SCHEMA_VERSION = 1
 FIRST_TICKET_NUMBER = 1001
 _KEYS = {"tickets": "number", "outbox": "id", "state": "key", "quarantine": "id"}
+_ROW_KEYS = {**_KEYS, "messages": "message_id"}
+_SEQ_KEY = "_journal_seq"  # in db.json: the last journal line the snapshot contains
+COMPACT_MIN_BYTES = 16 * 2**20
+COMPACT_RATIO = 0.25  # compact when the journal reaches this fraction of the snapshot
 
 
 class StoreError(Exception):
@@ -58,19 +68,24 @@ class _SnapshotStorage(Storage):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.data: dict[str, Any] | None = self._load()
+        self.size = 0  # of db.json on disk; 0 when there is none yet
+        self.seq = 0  # the last journal line applied
+        self.data: dict[str, Any] = self._load()
 
-    def _load(self) -> dict[str, Any] | None:
+    def _load(self) -> dict[str, Any]:
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:
-            return None
+            return {}
         try:
-            return orjson.loads(text)
+            data = orjson.loads(text)
         except orjson.JSONDecodeError as e:
             raise StoreError(
                 f"{self.path} is not valid JSON ({e}); restore it from a backup"
             ) from None
+        self.size = len(text)
+        self.seq = int(data.pop(_SEQ_KEY, 0))
+        return data  # type: ignore[no-any-return]
 
     def read(self) -> dict[str, Any] | None:
         return self.data
@@ -79,7 +94,9 @@ class _SnapshotStorage(Storage):
         self.data = data
 
     def save(self) -> None:
-        write_atomically(self.path, orjson.dumps(self.data or {}))
+        snapshot = orjson.dumps({**self.data, _SEQ_KEY: self.seq})
+        write_atomically(self.path, snapshot)
+        self.size = len(snapshot)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -102,6 +119,17 @@ def _find_syncfs() -> Callable[[int], int] | None:
 
 
 _syncfs = _find_syncfs()
+
+
+def _append_durably(path: Path, line: bytes) -> None:
+    """Append one line and fsync it; a new file's directory entry is made durable too."""
+    new = not path.exists()
+    with open(path, "ab") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+    if new:
+        fsync_dir(path.parent)
 
 
 def fsync_dir(path: Path) -> None:
@@ -130,7 +158,7 @@ class Store:
     def open(cls, root: Path, *, readonly: bool = False) -> Store:
         """Open (creating if needed) a data directory; the writer takes an exclusive lock."""
         if readonly:
-            if not (root / "db.json").exists():
+            if not (root / "db.json").exists() and not (root / "db.journal").exists():
                 raise StoreError(f"no maild data in {root}; has the daemon ever run with it?")
             return cls(root, readonly=True)
         try:
@@ -151,22 +179,75 @@ class Store:
         return store
 
     def _load(self) -> None:
-        self._storage_path = self.root / "db.json"
-        self._db = TinyDB(self._storage_path, storage=_SnapshotStorage)
+        self._db = TinyDB(self.root / "db.json", storage=_SnapshotStorage)
         self._new.clear()
         self._changes.clear()
+        self._journal_ops: list[bytes] = []
+        self._recording = False  # replayed changes are not journalled again
         self._dirty = False
+        data = self._data()
         self._doc_ids: dict[str, dict[Any, int]] = {t: {} for t in _KEYS}
-        for table, key in _KEYS.items():
-            for doc in self._db.table(table).all():
-                self._doc_ids[table][doc[key]] = doc.doc_id
+        self._next_ids: dict[str, int] = {}
+        for table, rows in data.items():
+            key = _ROW_KEYS.get(table)
+            if key and table in _KEYS:
+                self._doc_ids[table] = {row[key]: int(doc_id) for doc_id, row in rows.items()}
+            self._next_ids[table] = max(map(int, rows), default=0) + 1
+        self._replay_db_journal()
+        self._recording = True
         self._message_ticket: dict[str, int | None] = {
-            doc["message_id"]: doc.get("ticket") for doc in self._db.table("messages").all()
+            row["message_id"]: row.get("ticket") for row in data.get("messages", {}).values()
         }
         self._auto_replies: dict[str, list[str]] = defaultdict(list)
-        for doc in self._db.table("outbox").all():
-            self._remember_auto_reply(doc)
+        for row in data.get("outbox", {}).values():
+            self._remember_auto_reply(row)
         self._replay_journal()
+
+    def _data(self) -> dict[str, Any]:
+        """The snapshot's tables: {table: {doc_id: row}}, as TinyDB reads them."""
+        storage = self._db.storage
+        assert isinstance(storage, _SnapshotStorage)
+        return storage.data
+
+    def _replay_db_journal(self) -> None:
+        """Apply the commits made since the snapshot; a torn last line was never committed."""
+        storage = self._db.storage
+        assert isinstance(storage, _SnapshotStorage)
+        path = self.root / "db.journal"
+        try:
+            journal = path.read_bytes()
+        except FileNotFoundError:
+            self._journal_bytes = 0
+            return
+        good = 0
+        while good < len(journal):
+            end = journal.find(b"\n", good)
+            try:
+                if end < 0:
+                    raise ValueError("no end of line")
+                entry = orjson.loads(journal[good:end])
+            except ValueError:
+                log.warning(
+                    "db.journal: dropping a torn commit at byte %d (a crash mid-write)", good
+                )
+                if not self.readonly:
+                    os.truncate(path, good)
+                break
+            if entry["seq"] > storage.seq:
+                for op in entry["ops"]:
+                    self._stage_op(op)
+                self._apply()
+                storage.seq = entry["seq"]
+            good = end + 1
+        self._journal_bytes = good
+
+    def _stage_op(self, op: dict[str, Any]) -> None:
+        table = op["table"]
+        if "docs" in op:
+            key = _ROW_KEYS[table]
+            self._new[table].update((doc[key], doc) for doc in op["docs"])
+        for key, fields in op.get("rows", ()):
+            self._changes[table].setdefault(key, {}).update(fields)
 
     def close(self) -> None:
         if self._lock_file is not None:
@@ -187,10 +268,31 @@ class Store:
         self._sync_files()
         storage = self._db.storage
         assert isinstance(storage, _SnapshotStorage)
-        storage.save()
+        if self._journal_ops:
+            storage.seq += 1
+            line = b'{"seq":%d,"ops":[%b]}\n' % (storage.seq, b",".join(self._journal_ops))
+            self._journal_ops.clear()
+            _append_durably(self.root / "db.journal", line)
+            self._journal_bytes += len(line)
+            limit = max(COMPACT_MIN_BYTES, COMPACT_RATIO * storage.size)
+            if not storage.size or self._journal_bytes > limit:
+                self.compact()
         self._dirty = False
         with contextlib.suppress(FileNotFoundError):
             os.truncate(self.root / "outbox.journal", 0)
+
+    def compact(self) -> None:
+        """Write the whole snapshot (atomically) and start the journal afresh.
+
+        A crash between the two leaves journal lines the snapshot already holds; their sequence
+        numbers say so, and they are skipped when the store is opened.
+        """
+        storage = self._db.storage
+        assert isinstance(storage, _SnapshotStorage)
+        storage.save()
+        with contextlib.suppress(FileNotFoundError):
+            os.truncate(self.root / "db.journal", 0)
+        self._journal_bytes = 0
 
     @property
     def uncommitted(self) -> bool:
@@ -418,27 +520,36 @@ class Store:
         return [dict(doc) for doc in self._db.table(table).all()]
 
     def _apply(self) -> None:
-        """Hand staged inserts and updates to TinyDB, one bulk operation per table."""
+        """Write staged inserts and updates into the snapshot's rows, and note them for the
+        journal. TinyDB's own insert and update rebuild the whole table each time."""
+        data = self._data()
         for table, docs in self._new.items():
             if not docs:
                 continue
-            ids = self._db.table(table).insert_multiple(list(docs.values()))
-            if table in _KEYS:
-                self._doc_ids[table].update(zip(docs.keys(), ids, strict=True))
+            rows = data.setdefault(table, {})
+            doc_id = self._next_ids.get(table, 1)
+            ids = self._doc_ids.get(table)
+            for key, doc in docs.items():
+                rows[str(doc_id)] = doc
+                if ids is not None:
+                    ids[key] = doc_id
+                doc_id += 1
+            self._next_ids[table] = doc_id
+            if self._recording:
+                self._journal_ops.append(
+                    orjson.dumps({"table": table, "docs": list(docs.values())})
+                )
             docs.clear()
         for table, changes in self._changes.items():
             if not changes:
                 continue
-            doc_ids = [self._doc_ids[table][key] for key in changes]
-            self._db.table(table).update(_merge_by(_KEYS[table], dict(changes)), doc_ids=doc_ids)
+            rows, ids = data[table], self._doc_ids[table]
+            for key, fields in changes.items():
+                rows[str(ids[key])].update(fields)
+            if self._recording:
+                op = {"table": table, "rows": list(changes.items())}
+                self._journal_ops.append(orjson.dumps(op))
             changes.clear()
-
-
-def _merge_by(key_field: str, changes: dict[Any, dict[str, Any]]) -> Callable[[dict], None]:
-    def merge(doc: dict[str, Any]) -> None:
-        doc.update(changes[doc[key_field]])
-
-    return merge
 
 
 def _take_lock(path: Path) -> Any:
