@@ -7,6 +7,7 @@ intake (IMAP IDLE, or the listener's spool), so new mail is answered within seco
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -71,6 +72,9 @@ class Service:
         self._policies_checked = False  # stored check times match these SLA settings
         self._outbox_retry_at = 0.0
         self.intake: Intake = self._make_intake()
+        # The loaded store is millions of long-lived objects: keep the collector from walking
+        # them on every full collection (seconds each at 100,000 tickets).
+        gc.freeze()
 
     def _make_intake(self) -> Intake:
         if self.config.intake.mode == "imap":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from maild.calendar import Calendar
-from maild.clock import parse_iso
+from maild.clock import iso, parse_iso
 from maild.durations import Duration
 
 OPEN_STATUSES = ("new", "open")  # being worked: every clock runs
@@ -25,6 +25,8 @@ DONE_STATUSES = ("resolved", "closed")  # no clock runs
 COMMITMENTS = ("first_response", "resolve")  # the promises that can be broken
 POLICY_CHANGES = ("priority", "category")  # events after which the policy may differ
 CONTACTS = ("acknowledged", "agent_reply", "update_sent")  # the customer heard from us
+CLOCK_ACTIONS = ("status", "agent_reply")  # with the first event, all that moves a clock
+UPDATE_ACTIONS = (*CONTACTS, "status")
 UPDATE_GRACE_SECONDS = 60.0  # one sweep: how late after closing a due update may still go
 
 
@@ -111,15 +113,28 @@ def clocks(events: Sequence[Mapping], policy: Policy, now: datetime) -> dict[str
     return {c: _clock(c, events, policy, now) for c in COMMITMENTS}
 
 
+def _relevant(
+    events: Sequence[Mapping], actions: tuple[str, ...], now: datetime
+) -> Iterator[tuple[datetime, Mapping]]:
+    """The first event and those with these actions, up to `now`, with their times parsed.
+
+    Only these can move a clock; skipping the rest before parsing their times is most of the
+    sweep's speed (times are ISO strings in UTC, so comparing the strings compares the times).
+    """
+    cutoff = iso(now)
+    for index, event in enumerate(events):
+        if event["at"] > cutoff:
+            return
+        if index == 0 or event["action"] in actions:
+            yield parse_iso(event["at"]), event
+
+
 def _clock(commitment: str, events: Sequence[Mapping], policy: Policy, now: datetime) -> SlaClock:
     status, answered = "new", False
     intervals: list[tuple[datetime, datetime | None]] = []
     started: datetime | None = None
     stopped_at: datetime | None = None
-    for event in events:
-        at = parse_iso(event["at"])
-        if at > now:
-            break
+    for at, event in _relevant(events, CLOCK_ACTIONS, now):
         action = event["action"]
         if action == "status":
             status = event["detail"]["to"]
@@ -161,10 +176,7 @@ def next_update_at(events: Sequence[Mapping], policy: Policy, now: datetime) -> 
     On a business calendar the sum lands inside working hours: never at the customer's night.
     """
     status, since = "new", None
-    for event in events:
-        at = parse_iso(event["at"])
-        if at > now:
-            break
+    for at, event in _relevant(events, UPDATE_ACTIONS, now):
         if event["action"] in CONTACTS:
             since = at if since is None else max(since, at)
         elif event["action"] == "status":

@@ -79,13 +79,19 @@ def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
         policy = config.policy_for(ticket["priority"], ticket["category"])
         found = plan(ticket["events"], policy, config.escalation, now, updates=ticket["updates"])
         work.extend((n.at, n.level, ticket["number"], n) for n in found.due)
+    if not tickets:
+        return report
     work.sort(key=lambda item: item[:3])
+    sent: dict[int, list[dict[str, Any]]] = {number: [] for number in tickets}
     with store.batch():
         for _, _, number, notice in work:
-            tickets[number] = _send(store, config, tickets[number], notice, now)
+            ticket = tickets[number]
+            done = _send(store, config, {**ticket, "events": ticket["events"] + sent[number]},
+                         notice, now)  # fmt: skip
+            sent[number].append(done)
             report.count(notice.kind)
-        for ticket in tickets.values():
-            record(store, config, ticket, [], now)  # the next check, now that these are sent
+        for number, ticket in tickets.items():
+            record(store, config, ticket, sent[number], now)  # and the next check
     if work:
         log.info("sweep: %d tickets looked at, sent %s", report.checked, report.sent)
     return report
@@ -94,25 +100,24 @@ def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
 def _send(
     store: Store, config: Config, ticket: dict[str, Any], notice: Notice, now: datetime
 ) -> dict[str, Any]:
-    """Queue one notice's mail and record it on the ticket; returns the updated ticket."""
+    """Queue one notice's mail; returns the event that records it on the ticket."""
     policy = config.policy_for(ticket["priority"], ticket["category"])
     if notice.kind == "update":
         state = clocks(ticket["events"], policy, now)
         first, resolve = state["first_response"], state["resolve"]
         sent_at = event(now, "maild", "update_sent")
-        after = [*ticket["events"], sent_at]
         draft = draft_update(
             config,
             ticket,
             policy,
             first_response_due=first.due_at if first.running else None,
             resolve_due=resolve.due_at if resolve.running and not resolve.breached else None,
-            next_update=next_update_at(after, policy, now) or now,
+            next_update=next_update_at([*ticket["events"], sent_at], policy, now) or now,
             now=now,
         )
         queue_mail(store, draft, ticket=ticket["number"], kind="update", automatic=True, now=now)
         log.info("%s: progress update to %s", ticket["id"], ticket["customer"])
-        return record(store, config, ticket, [sent_at], now)
+        return sent_at
 
     to = recipients(config, ticket, notice)
     detail: dict[str, Any] = {"key": notice.key, "due": iso(notice.at), "to": to}
@@ -137,7 +142,7 @@ def _send(
             notice.kind,
             notice.key,
         )
-    return record(store, config, ticket, [event(now, "maild", "notice", **detail)], now)
+    return event(now, "maild", "notice", **detail)
 
 
 def recipients(config: Config, ticket: dict[str, Any], notice: Notice) -> list[str]:
