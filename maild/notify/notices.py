@@ -84,16 +84,17 @@ def draft_new_ticket(
     now: datetime,
 ) -> Draft:
     language = config.support.language
-    subject, body = render(
+    return _staff_draft(
+        config,
+        ticket,
         "new_ticket",
-        language,
-        **{**_staff_values(config, ticket, language), "team": team.name},
+        to=team.recipients,
+        now=now,
+        team=team.name,
         excerpt=excerpt(text, lines=30),
         first_response_due=wording.moment(first_response_due, config.support.timezone),
         first_response=wording.commitment(policy.first_response, policy.calendar, language),
     )
-    return _draft(config, to=team.recipients, subject=subject, body=body, language=language,
-                  ticket=ticket, now=now)  # fmt: skip
 
 
 def draft_page(
@@ -104,16 +105,15 @@ def draft_page(
     first_response_due: datetime,
     now: datetime,
 ) -> Draft:
-    language = config.support.language
-    subject, body = render(
+    return _staff_draft(
+        config,
+        ticket,
         "page",
-        language,
-        **_staff_values(config, ticket, language),
+        to=config.paging.to,
+        now=now,
         excerpt=excerpt(text, lines=12),
         first_response_due=wording.moment(first_response_due, config.support.timezone),
     )
-    return _draft(config, to=config.paging.to, subject=subject, body=body, language=language,
-                  ticket=ticket, now=now)  # fmt: skip
 
 
 def draft_alert(
@@ -143,10 +143,12 @@ def draft_alert(
         headline = f"{commitment_name}已超时（第 {notice.level} 级升级）"
     else:
         headline = f"{commitment_name} overdue (escalation level {notice.level})"
-    subject, body = render(
+    return _staff_draft(
+        config,
+        ticket,
         "alert",
-        language,
-        **_staff_values(config, ticket, language),
+        to=to,
+        now=now,
         headline=headline if language == "zh" else headline[0].upper() + headline[1:],
         commitment=commitment_name,
         commitment_key=notice.commitment,
@@ -163,8 +165,6 @@ def draft_alert(
         next_level_to=", ".join(following.to) if following else "",
         history=[one_line(line, 160) for line in history],
     )
-    return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
-                  ticket=ticket, now=now)  # fmt: skip
 
 
 def draft_complaints(
@@ -203,6 +203,23 @@ def draft_complaints(
             for t in tickets
         ],
     )
+    return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
+                  ticket=ticket, now=now)  # fmt: skip
+
+
+def _staff_draft(
+    config: Config,
+    ticket: dict[str, Any],
+    template: str,
+    *,
+    to: Sequence[str],
+    now: datetime,
+    **values: Any,
+) -> Draft:
+    """A mail to staff about a ticket, in [support] language, with the ticket's particulars."""
+    language = config.support.language
+    fields = {**_staff_values(config, ticket, language), **values}
+    subject, body = render(template, language, **fields)
     return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
                   ticket=ticket, now=now)  # fmt: skip
 
