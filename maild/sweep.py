@@ -110,8 +110,9 @@ def _send(
             config,
             ticket,
             policy,
-            first_response_due=first.due_at if first.running else None,
+            first_response_due=first.due_at if first.running and not first.breached else None,
             resolve_due=resolve.due_at if resolve.running and not resolve.breached else None,
+            late=(first.running and first.breached) or (resolve.running and resolve.breached),
             next_update=next_update_at([*ticket["events"], sent_at], policy, now) or now,
             now=now,
         )

@@ -112,3 +112,43 @@ def test_references_are_bounded() -> None:
 def test_one_line_truncates() -> None:
     assert one_line("a\r\nb\tc") == "a b c"
     assert len(one_line("x" * 500, 50)) == 50
+
+
+def test_update_promises_only_times_ahead_and_apologises_for_broken_ones() -> None:
+    from datetime import timedelta
+
+    from maild.config import parse_config
+    from maild.notify.notices import draft_update
+
+    config = parse_config(
+        {
+            "support": {"address": "support@maild.test", "timezone": "Asia/Shanghai"},
+            "store": {"path": "/tmp/unused"},
+            "intake": {"mode": "smtp"},
+            "smtp": {"host": "localhost"},
+        }
+    )
+    ticket = {
+        "number": 1042,
+        "id": "MD-1042",
+        "status": "new",
+        "priority": "urgent",
+        "category": "incident",
+        "subject": "Outage",
+        "customer": "alice@example.com",
+        "customer_name": "Alice",
+        "language": "en",
+        "first_message_id": "<c1@example.com>",
+        "last_message_id": "<c2@example.com>",
+    }
+    policy = config.policies["urgent"]
+    values = {"resolve_due": None, "next_update": NOW + timedelta(hours=2), "now": NOW}
+    ahead = draft_update(
+        config, ticket, policy, first_response_due=NOW + timedelta(hours=1), late=False, **values
+    )
+    assert "will answer you by 2026-11-23 11:00 (UTC+08:00)" in ahead.body
+    assert "by 2026-11-23 12:00 (UTC+08:00) at the latest" in ahead.body
+    assert ahead.in_reply_to == "<c2@example.com>"
+    assert ahead.references == ("<c1@example.com>", "<c2@example.com>")
+    late = draft_update(config, ticket, policy, first_response_due=None, late=True, **values)
+    assert "We are sorry" in late.body and "will answer you by" not in late.body

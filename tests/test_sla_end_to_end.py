@@ -155,7 +155,9 @@ def test_urgent_ticket_warnings_escalations_and_updates_each_once_on_time(
     assert "notice first_response warning" in text and "opened" in text
     update = next(m for k, _, m in step if k == "update")
     assert update["In-Reply-To"] and update["Auto-Submitted"] == "auto-generated"
-    assert "2026-11-23 16:05 (UTC+08:00)" in update.get_body().get_content()
+    text = update.get_body().get_content()
+    assert "2026-11-23 16:05 (UTC+08:00)" in text  # when they hear from us next
+    assert "很抱歉" in text and "12:00" not in text  # a broken promise is not repeated
 
     # maild was down for the night: one update (not five), and the resolution warning at 75 %
     # of 1 day (18 h after opening: 04:00), each once.

@@ -37,10 +37,14 @@ def draft_update(
     *,
     first_response_due: datetime | None,
     resolve_due: datetime | None,
+    late: bool,
     next_update: datetime,
     now: datetime,
 ) -> Draft:
-    """'Here is where your request stands', threaded under the customer's latest message."""
+    """'Here is where your request stands', threaded under the customer's latest message.
+
+    Due times are only promised while they lie ahead; a broken promise gets an apology instead.
+    """
     language = ticket["language"]
     zone = customer_zone(policy, config)
     shown = {
@@ -56,6 +60,7 @@ def draft_update(
         **_ticket_values(config, ticket, language),
         name=one_line(ticket.get("customer_name") or "", 60),
         status=wording.STATUS_NAMES[language][ticket["status"]],
+        late=late,
         **shown,
     )
     parent = ticket.get("last_message_id")
