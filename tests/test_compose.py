@@ -3,12 +3,13 @@
 import email
 import email.policy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from maild.config import SupportConfig
+from maild.config import SupportConfig, parse_config
 from maild.notify.compose import Draft, draft_acknowledgement, one_line, to_mime
+from maild.notify.notices import draft_update
 
 SUPPORT = SupportConfig(address="support@maild.test", name="客服中心 Support")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -115,11 +116,6 @@ def test_one_line_truncates() -> None:
 
 
 def test_update_promises_only_times_ahead_and_apologises_for_broken_ones() -> None:
-    from datetime import timedelta
-
-    from maild.config import parse_config
-    from maild.notify.notices import draft_update
-
     config = parse_config(
         {
             "support": {"address": "support@maild.test", "timezone": "Asia/Shanghai"},
