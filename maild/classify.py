@@ -19,6 +19,9 @@ PRIORITIES = ("urgent", "important", "general")
 DEFAULT_PRIORITY = "general"
 DEFAULT_CATEGORY = "general"
 _RANK = {p: i for i, p in enumerate(PRIORITIES)}
+# Rules read the first this-many characters of subject and body: what a message is about is at
+# its top, and an admin's regex must not meet a hostile megabyte (catastrophic backtracking).
+CLASSIFIED_CHARS = 20_000
 
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})  # "can’t", as mail programs type it
@@ -131,7 +134,7 @@ def classify(
     recipients: Sequence[str],
 ) -> Classification:
     """The priority, category and team for a new ticket; 'general' when nothing matches."""
-    subject_n, body_n = normalise(subject), normalise(body)
+    subject_n, body_n = normalise(subject[:CLASSIFIED_CHARS]), normalise(body[:CLASSIFIED_CHARS])
     sender_n = sender.lower()
     recipients_n = [r.lower() for r in recipients]
     priority, category = DEFAULT_PRIORITY, None

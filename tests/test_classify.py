@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import pytest
 
 from maild.classify import (
+    CLASSIFIED_CHARS,
     DEFAULT_RULES,
     Classification,
     Rule,
@@ -260,3 +261,11 @@ def test_team_for_routes_by_category_then_support_then_first() -> None:
     assert team_for("general", ()) is None
     found = run("支付失败", "", teams=())
     assert (found.category, found.team) == ("billing", None)
+
+
+def test_only_the_top_of_a_long_mail_is_read() -> None:
+    """A keyword buried past CLASSIFIED_CHARS (quoted history, a pasted log) does not count."""
+    found = run("hello", "x" * CLASSIFIED_CHARS + " outage")
+    assert (found.priority, found.matched) == ("general", ())
+    found = run("hello", "outage " + "x" * CLASSIFIED_CHARS)
+    assert found.priority == "urgent"
