@@ -114,6 +114,7 @@ DEFAULT_POLICIES = {
 ALWAYS = "24x7"
 OFFICE = "office"
 COMPLAINT_KEYS = ("address", "domain")
+TRUST_MODES = ("authenticated", "always")
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,38 @@ class PagingConfig:
 
     to: tuple[str, ...] = ()
     priorities: tuple[str, ...] = ("urgent",)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A person who works tickets by mail: their commands and replies are trusted (see security)."""
+
+    key: str  # the [agents.KEY] name, used in #assign KEY
+    address: str
+    name: str
+    team: str | None
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """When mail from an agent's address is really from the agent.
+
+    "authenticated": our receiving server's Authentication-Results (authserv_id) shows DKIM,
+    SPF or DMARC pass for the agent's domain. "always": the intake path is trusted already.
+    """
+
+    trust_agent_mail: str
+    authserv_id: str
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Wall-clock durations of the resolve → confirm → close → archive loop."""
+
+    autoclose_after: Duration  # silence after a resolution closes the ticket
+    reopen_within: Duration  # a reply to a closed ticket reopens it; later, a new linked ticket
+    archive_after: Duration  # closed tickets leave the hot set
+    survey_every: Duration  # at most one satisfaction survey per customer in this period
 
 
 @dataclass(frozen=True)
@@ -149,6 +182,9 @@ class Config:
     escalation: Escalation
     paging: PagingConfig
     complaints: ComplaintsConfig
+    agents: tuple[Agent, ...]
+    security: SecurityConfig
+    lifecycle: LifecycleConfig
     imap: ImapConfig | None = None
     path: Path | None = None
 
@@ -164,6 +200,11 @@ class Config:
 
     def team(self, name: str | None) -> Team | None:
         return next((t for t in self.teams if t.name == name), None)
+
+    def agent(self, key_or_address: str | None) -> Agent | None:
+        """The agent with this [agents] key or address (any case)."""
+        wanted = (key_or_address or "").lower()
+        return next((a for a in self.agents if wanted in (a.key.lower(), a.address)), None)
 
 
 def config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -276,6 +317,16 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     rules = _rules(root.table("classify"), policies)
     escalation, paging = _escalation(root.table("escalation"))
     complaints = _complaints(root.table("complaints"))
+    agents = _agents(root.table("agents"), teams)
+    security = _security(root.table("security"), agents)
+    lifecycle_t = root.table("lifecycle")
+    lifecycle = LifecycleConfig(
+        autoclose_after=lifecycle_t.duration("autoclose_after", "5d"),
+        reopen_within=lifecycle_t.duration("reopen_within", "30d"),
+        archive_after=lifecycle_t.duration("archive_after", "90d"),
+        survey_every=lifecycle_t.duration("survey_every", "30d"),
+    )
+    lifecycle_t.reject_unknown()
 
     root.reject_unknown()
     if problems:
@@ -293,6 +344,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         escalation=escalation,
         paging=paging,
         complaints=complaints,
+        agents=agents,
+        security=security,
+        lifecycle=lifecycle,
         path=path,
     )
 
@@ -450,6 +504,35 @@ def _known_priority(table: _Table, priority: str) -> bool:
         table._problem("page_priorities", f"{priority!r} is not one of {', '.join(PRIORITIES)}")
         return False
     return True
+
+
+def _agents(table: _Table, teams: tuple[Team, ...]) -> tuple[Agent, ...]:
+    agents: list[Agent] = []
+    for key, t in table.tables().items():
+        address = t.address("address", required=True)
+        team = t.string("team", "") or None
+        if team is not None and not any(x.name == team for x in teams):
+            known = ", ".join(x.name for x in teams) or "none defined"
+            t._problem("team", f"no [teams.{team}] (teams: {known})")
+        agent = Agent(key=key, address=address, name=t.string("name", key), team=team)
+        if any(a.address == address for a in agents):
+            t._problem("address", f"{address} is already another agent's address")
+        t.reject_unknown()
+        agents.append(agent)
+    return tuple(agents)
+
+
+def _security(table: _Table, agents: tuple[Agent, ...]) -> SecurityConfig:
+    trust = table.choice("trust_agent_mail", TRUST_MODES, "authenticated")
+    authserv_id = table.string("authserv_id", "")
+    if agents and trust == "authenticated" and not authserv_id:
+        table._problem(
+            "authserv_id",
+            'required with agents and trust_agent_mail = "authenticated": the id your '
+            "receiving server writes first in Authentication-Results (e.g. mx.example.com)",
+        )
+    table.reject_unknown()
+    return SecurityConfig(trust_agent_mail=trust, authserv_id=authserv_id.lower())
 
 
 def _complaints(table: _Table) -> ComplaintsConfig:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from maild import workflow
 from maild.clock import iso
 from maild.config import Config
 from maild.notify import wording
@@ -73,13 +74,17 @@ def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
     report = SweepReport()
     work: list[tuple[datetime, int, int, Notice]] = []
     tickets: dict[int, dict[str, Any]] = {}
+    lifecycle: list[dict[str, Any]] = []
     for ticket in store.tickets_to_check(iso(now)):
         report.checked += 1
+        if ticket["status"] in DONE_STATUSES:
+            lifecycle.append(ticket)  # resolved and waiting for the customer, or closed
+            continue
         tickets[ticket["number"]] = ticket
         policy = config.policy_for(ticket["priority"], ticket["category"])
         found = plan(ticket["events"], policy, config.escalation, now, updates=ticket["updates"])
         work.extend((n.at, n.level, ticket["number"], n) for n in found.due)
-    if not tickets:
+    if not tickets and not lifecycle:
         return report
     work.sort(key=lambda item: item[:3])
     sent: dict[int, list[dict[str, Any]]] = {number: [] for number in tickets}
@@ -92,6 +97,12 @@ def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
             report.count(notice.kind)
         for number, ticket in tickets.items():
             record(store, config, ticket, sent[number], now)  # and the next check
+        for ticket in lifecycle:
+            done = workflow.advance(store, config, ticket, now)
+            if done:
+                report.count(done)
+            else:
+                record(store, config, ticket, [], now)  # not yet: look again when it is
     if work:
         log.info("sweep: %d tickets looked at, sent %s", report.checked, report.sent)
     return report

@@ -8,12 +8,14 @@ compares strings until something is actually due.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from maild.calendar import AlwaysOpen
 from maild.classify import PRIORITIES, team_for
-from maild.clock import iso
+from maild.clock import iso, parse_iso
 from maild.config import Config
+from maild.durations import Duration
 from maild.notify.notices import draft_page
 from maild.notify.outbox import queue_mail
 from maild.sla import DONE_STATUSES, plan
@@ -30,10 +32,28 @@ def event(now: datetime, actor: str, action: str, **detail: Any) -> dict[str, An
     return {"at": iso(now), "actor": actor, "action": action, "detail": detail}
 
 
+_DAY = AlwaysOpen().day_seconds
+
+
+def wall(duration: Duration) -> timedelta:
+    """A [lifecycle] duration in wall-clock time ("5d" is five calendar days)."""
+    return timedelta(seconds=duration.seconds(_DAY))
+
+
+def lifecycle_due(ticket: dict[str, Any], config: Config) -> datetime | None:
+    """When a resolved ticket closes by silence, or a closed one is archived."""
+    if ticket["status"] == "resolved" and ticket.get("resolved_at"):
+        return parse_iso(ticket["resolved_at"]) + wall(config.lifecycle.autoclose_after)
+    if ticket["status"] == "closed" and ticket.get("closed_at") and not ticket.get("archived_at"):
+        return parse_iso(ticket["closed_at"]) + wall(config.lifecycle.archive_after)
+    return None
+
+
 def next_check_at(ticket: dict[str, Any], config: Config, now: datetime) -> str | None:
     """When the sweep should next look at this ticket: now if something is due already."""
     if ticket["status"] in DONE_STATUSES:
-        return None
+        due = lifecycle_due(ticket, config)
+        return iso(max(due, now)) if due is not None else None
     policy = config.policy_for(ticket["priority"], ticket["category"])
     found = plan(ticket["events"], policy, config.escalation, now, updates=ticket["updates"])
     if found.due:

@@ -80,6 +80,9 @@ class ParsedMessage:
     content_type: str
     headers: Mapping[str, str]
     notes: tuple[str, ...]
+    # Every Authentication-Results value in wire order (topmost first): agent mail is trusted
+    # only on the receiving server's own, which is on top (RFC 8601).
+    authentication_results: tuple[str, ...] = ()
 
 
 class ParseError(Exception):
@@ -126,6 +129,7 @@ def parse_message(raw: bytes, *, max_bytes: int) -> ParsedMessage:
         attachments=tuple(body.attachments),
         content_type=message.get_content_type(),
         headers=headers,
+        authentication_results=tuple(raw_headers.get("authentication-results", ())),
         notes=tuple(notes),
     )
 

@@ -149,7 +149,8 @@ def to_mime(draft: Draft) -> bytes:
         msg["References"] = " ".join(draft.references)
     msg["Auto-Submitted"] = draft.auto_submitted
     msg["X-Auto-Response-Suppress"] = "All"
-    msg["X-Maild-Ticket"] = draft.ticket_id
+    if draft.ticket_id:  # a status reply is about several tickets
+        msg["X-Maild-Ticket"] = draft.ticket_id
     msg.set_content(draft.body, charset="utf-8")  # replaces Content-* headers: set them after
     msg["Content-Language"] = "zh-CN" if draft.language == "zh" else "en"
     return msg.as_bytes()

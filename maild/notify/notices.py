@@ -8,13 +8,14 @@ their commitment runs on; staff mail is in [support] language and zone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from maild.calendar import AlwaysOpen, BusinessCalendar
 from maild.classify import Team
 from maild.clock import iso
-from maild.config import Config
+from maild.config import Agent, Config
 from maild.notify import wording
 from maild.notify.compose import Draft, excerpt, new_message_id, one_line, render
 from maild.sla import Notice, Policy, SlaClock
@@ -54,27 +55,146 @@ def draft_update(
         "resolve_due": wording.moment(resolve_due, zone) if resolve_due else "",
         "next_update": wording.moment(next_update, zone),
     }
-    subject, body = render(
+    return _customer_draft(
+        config,
+        ticket,
         "update",
-        language,
-        **_ticket_values(config, ticket, language),
-        name=one_line(ticket.get("customer_name") or "", 60),
+        now=now,
         status=wording.STATUS_NAMES[language][ticket["status"]],
         late=late,
         **shown,
     )
-    parent = ticket.get("last_message_id")
-    references = [ticket["first_message_id"], parent] if parent else []
-    return _draft(
+
+
+def draft_relay(
+    config: Config, ticket: dict[str, Any], agent: Agent, text: str, *, now: datetime
+) -> Draft:
+    """An agent's reply, sent on from the support address under the agent's name: a person
+    wrote it, so it says Auto-Submitted: no."""
+    return _customer_draft(
         config,
-        to=(ticket["customer"],),
+        ticket,
+        "relay",
+        now=now,
+        sender_name=f"{agent.name} ({config.support.name})",
+        auto_submitted="no",
+        text=text,
+        agent_name=agent.name,
+    )
+
+
+def draft_resolution(
+    config: Config, ticket: dict[str, Any], note: str, *, autoclose_on: datetime, now: datetime
+) -> Draft:
+    """'We believe this is solved': confirm by replying, never by a link a scanner could follow."""
+    return _customer_draft(
+        config,
+        ticket,
+        "resolution",
+        now=now,
+        note=note.strip(),
+        autoclose_on=wording.moment(autoclose_on, config.support.timezone),
+    )
+
+
+def draft_closed(
+    config: Config, ticket: dict[str, Any], *, confirmed: bool, now: datetime
+) -> Draft:
+    language = ticket["language"]
+    reopen = wording.commitment(config.lifecycle.reopen_within, _ROUND_THE_CLOCK, language)
+    return _customer_draft(
+        config, ticket, "closed", now=now, confirmed=confirmed, reopen_within=reopen
+    )
+
+
+def draft_survey(config: Config, ticket: dict[str, Any], *, now: datetime) -> Draft:
+    return _customer_draft(config, ticket, "survey", now=now)
+
+
+def draft_status(
+    config: Config,
+    *,
+    customer: str,
+    name: str,
+    language: str,
+    tickets: Sequence[dict[str, Any]],
+    in_reply_to: str,
+    now: datetime,
+) -> Draft:
+    """The customer's open tickets, each with its status, its agent and the next promised time."""
+    subject, body = render(
+        "status",
+        language,
+        name=one_line(name, 60),
+        support_name=config.support.name,
+        tickets=[{**t, "subject": one_line(t["subject"], 80)} for t in tickets],
+    )
+    support = config.support
+    return Draft(
+        message_id=new_message_id(support),
+        sender=support.address,
+        sender_name=support.name,
+        to=(customer,),
         subject=subject,
         body=body,
         language=language,
-        ticket=ticket,
-        in_reply_to=parent,
-        references=tuple(dict.fromkeys(r for r in references if r)),
+        ticket_id="",
+        in_reply_to=in_reply_to,
+        references=(in_reply_to,),
+        auto_submitted="auto-replied",
+        date=iso(now),
+    )
+
+
+def draft_agent_done(
+    config: Config,
+    ticket: dict[str, Any],
+    agent: Agent,
+    *,
+    done: Sequence[str],
+    errors: Sequence[str],
+    valid_commands: str,
+    now: datetime,
+) -> Draft:
+    """The agent's receipt: what their mail did, and what it could not do and why."""
+    return _staff_draft(
+        config,
+        ticket,
+        "agent_done",
+        to=(agent.address,),
         now=now,
+        done=[one_line(line, 200) for line in done],
+        errors=[one_line(line, 200) for line in errors],
+        valid_commands=valid_commands,
+    )
+
+
+def draft_untrusted(
+    config: Config, ticket: dict[str, Any], agent: Agent, *, reason: str, now: datetime
+) -> Draft:
+    return _staff_draft(
+        config,
+        ticket,
+        "untrusted",
+        to=(agent.address,),
+        now=now,
+        agent_address=agent.address,
+        reason=reason,
+    )
+
+
+def draft_review(
+    config: Config, ticket: dict[str, Any], *, to: Sequence[str], score: int, comment: str,
+    now: datetime,
+) -> Draft:  # fmt: skip
+    return _staff_draft(
+        config,
+        ticket,
+        "review",
+        to=to,
+        now=now,
+        score=score,
+        comment=[one_line(line, 160) for line in comment.splitlines() if line.strip()][:20],
     )
 
 
@@ -210,6 +330,45 @@ def draft_complaints(
     )
     return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
                   ticket=ticket, now=now)  # fmt: skip
+
+
+def _customer_draft(
+    config: Config,
+    ticket: dict[str, Any],
+    template: str,
+    *,
+    now: datetime,
+    sender_name: str | None = None,
+    auto_submitted: str = "auto-generated",
+    **values: Any,
+) -> Draft:
+    """A mail to the ticket's customer in their language, threaded under their latest message."""
+    language = ticket["language"]
+    subject, body = render(
+        template,
+        language,
+        **_ticket_values(config, ticket, language),
+        name=one_line(ticket.get("customer_name") or "", 60),
+        **values,
+    )
+    parent = ticket.get("last_message_id")
+    references = tuple(dict.fromkeys(r for r in (ticket.get("first_message_id"), parent) if r))
+    draft = _draft(
+        config,
+        to=(ticket["customer"],),
+        subject=subject,
+        body=body,
+        language=language,
+        ticket=ticket,
+        in_reply_to=parent,
+        references=references,
+        now=now,
+    )
+    return replace(
+        draft,
+        sender_name=sender_name or draft.sender_name,
+        auto_submitted=auto_submitted,
+    )
 
 
 def _staff_draft(
