@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import getpass
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -14,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from maild import __version__, commands
-from maild.clock import Clock, FixedClock, SystemClock
+from maild.clock import Clock, FixedClock, SystemClock, iso
 from maild.config import Config, ConfigError, config_path, load_config
 from maild.notify import wording
+from maild.search import search
 from maild.service import Service, ServiceError
 from maild.store import Store, StoreError
 from maild.sweep import sla_view
@@ -94,6 +97,47 @@ def _parser() -> argparse.ArgumentParser:
         setter.add_argument("value", help=values)
         setter.add_argument("--now", type=_aware_time, help="record it as of this time")
         setter.set_defaults(handler=_tickets_change, change=what)
+    for what, value_help, text in (
+        ("assign", "AGENT", "give a ticket to an agent (their [agents] name or address)"),
+        ("status", "STATUS", "pending (waiting on the customer: clocks pause) or open"),
+        ("merge", "INTO", "merge a ticket into another (e.g. MD-12)"),
+        ("comment", "TEXT", "add an internal note (never sent to the customer)"),
+    ):
+        action = which.add_parser(what, help=text)
+        action.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
+        action.add_argument("value", metavar=value_help)
+        action.add_argument("--now", type=_aware_time, help="record it as of this time")
+        action.set_defaults(handler=_tickets_change, change=what)
+    for what, text in (
+        ("resolve", "mail the customer the resolution and ask them to confirm"),
+        ("close", "close (closing note and satisfaction survey to the customer)"),
+        ("reopen", "reopen a resolved or closed ticket"),
+    ):
+        action = which.add_parser(what, help=text)
+        action.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
+        if what == "resolve":
+            action.add_argument("--note", default="", help="the resolution, for the customer")
+        action.add_argument("--now", type=_aware_time, help="record it as of this time")
+        action.set_defaults(handler=_tickets_change, change=what)
+    replying = which.add_parser("reply", help="answer the customer, as an agent")
+    replying.add_argument("ticket", help="ticket id, e.g. MD-1042 or 1042")
+    given = replying.add_mutually_exclusive_group(required=True)
+    given.add_argument("--file", type=Path, help="the reply's text, from this file")
+    given.add_argument("-", dest="stdin", action="store_true", help="the reply from stdin")
+    replying.add_argument(
+        "--as", dest="agent", default=os.environ.get("MAILD_AGENT", ""),
+        help="the agent answering ([agents] name or address; default $MAILD_AGENT)",
+    )  # fmt: skip
+    replying.add_argument("--now", type=_aware_time, help="record it as of this time")
+    replying.set_defaults(handler=_tickets_change, change="reply")
+    searching = which.add_parser("search", help="tickets whose subject, customer or mail match")
+    searching.add_argument("text", help="words to find (Chinese or English)")
+    searching.add_argument("--json", action="store_true", help="machine-readable output")
+    searching.set_defaults(handler=_tickets_search)
+    exporting = which.add_parser("export", help="every ticket, as JSON lines or CSV")
+    exporting.add_argument("--since", type=_aware_time, help="only tickets updated since")
+    exporting.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    exporting.set_defaults(handler=_tickets_export)
     return parser
 
 
@@ -186,13 +230,55 @@ def _tickets_change(config: Config, args: argparse.Namespace) -> int:
         print(f"maild: {args.ticket!r} is not a ticket id", file=sys.stderr)
         return EXIT_USAGE
     actor = f"cli:{getpass.getuser()}"
-    command = {"change": args.change, "ticket": number, "value": args.value, "actor": actor}
+    command = {"change": args.change, "ticket": number, "actor": actor}
+    if args.change == "reply":
+        text = sys.stdin.read() if args.stdin else args.file.read_text(encoding="utf-8")
+        command.update(value=text, agent=args.agent)
+    else:
+        command["value"] = getattr(args, "value", None) or getattr(args, "note", "")
     answer = commands.give(config, command, args.now or SystemClock().now())
     print(
         answer.message if answer.ok else f"maild: {answer.message}",
         file=sys.stdout if answer.ok else sys.stderr,
     )
     return EXIT_OK if answer.ok else EXIT_FAILED
+
+
+def _tickets_search(config: Config, args: argparse.Namespace) -> int:
+    with Store.open(config.store.path, readonly=True) as store:
+        found = [_ticket_summary(t) for t in search(store, args.text)]
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for t in found:
+        print(_safe(f"{t['id']:<10} {t['status']:<9} {t['customer']}  {t['subject']}"))
+    print(f"{len(found)} ticket(s)")
+    return EXIT_OK
+
+
+def _tickets_export(config: Config, args: argparse.Namespace) -> int:
+    since = iso(args.since) if args.since else ""
+    with Store.open(config.store.path, readonly=True) as store:
+        rows = [_export_row(t) for t in store.tickets(archived=True) if t["updated_at"] >= since]
+    if args.format == "jsonl":
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return EXIT_OK
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(EXPORT_FIELDS))
+    writer.writeheader()
+    writer.writerows(rows)
+    return EXIT_OK
+
+
+EXPORT_FIELDS = (
+    "id", "status", "priority", "category", "team", "assignee", "customer", "customer_name",
+    "subject", "language", "created_at", "updated_at", "resolved_at", "closed_at",
+    "message_count", "satisfaction", "confirmed", "linked_to", "merged_into", "archived_at",
+)  # fmt: skip
+
+
+def _export_row(ticket: dict[str, Any]) -> dict[str, Any]:
+    return {field: ticket.get(field) for field in EXPORT_FIELDS}
 
 
 def _tickets_show(config: Config, args: argparse.Namespace) -> int:
@@ -228,6 +314,10 @@ def _ticket_summary(ticket: dict[str, Any]) -> dict[str, Any]:
         "created_at": ticket["created_at"],
         "updated_at": ticket["updated_at"],
         "message_count": ticket["message_count"],
+        "assignee": ticket.get("assignee"),
+        "satisfaction": ticket.get("satisfaction"),
+        "confirmed": bool(ticket.get("confirmed")),
+        "linked_to": ticket.get("linked_to"),
     }
 
 

@@ -21,15 +21,18 @@ from typing import Any
 
 import orjson
 
+from maild import workflow
 from maild.config import Config
 from maild.store import Store, StoreLocked, write_atomically
+from maild.threader import ticket_numbers_in
 from maild.tickets import ChangeError, change
 
 log = logging.getLogger("maild.commands")
 
 WAKE_SIGNAL = signal.SIGUSR1
 ANSWER_TIMEOUT = 60.0
-CHANGES = ("priority", "category")
+CHANGES = ("priority", "category", "reply", "assign", "status", "resolve", "close", "reopen",
+           "comment", "merge")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -91,11 +94,60 @@ def apply(store: Store, config: Config, command: dict[str, Any], now: datetime) 
         actor = str(command.get("actor") or "cli")
         if what not in CHANGES:
             return Answer(False, f"unknown change {what!r}: one of {', '.join(CHANGES)}")
-        return Answer(True, change(store, config, number, what, value, actor=actor, now=now))
+        if what in ("priority", "category"):
+            return Answer(True, change(store, config, number, what, value, actor=actor, now=now))
+        return Answer(True, _act(store, config, what, number, value, command, actor, now))
     except ChangeError as e:
         return Answer(False, str(e))
     except (KeyError, TypeError, ValueError) as e:
         return Answer(False, f"malformed command: {e}")
+
+
+def _act(
+    store: Store,
+    config: Config,
+    what: str,
+    number: int,
+    value: str,
+    command: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> str:
+    """The workflow actions, as the command line asks for them."""
+    ticket = workflow.ticket_or_error(store, number)
+    tid = ticket["id"]
+    if what == "reply":
+        agent = config.agent(str(command.get("agent") or ""))
+        if agent is None:
+            known = ", ".join(a.key for a in config.agents) or "none configured in [agents]"
+            raise ChangeError(f"reply as which agent? --as NAME (agents: {known})")
+        if not value.strip():
+            raise ChangeError("the reply is empty")
+        workflow.reply(store, config, ticket, agent, value, now)
+        return f"{tid}: reply sent to {ticket['customer']} as {agent.name}"
+    if what == "assign":
+        assigned = workflow.assign(store, config, ticket, value, actor, now)
+        return f"{tid}: assigned to {assigned['assignee']}"
+    if what == "status":
+        workflow.set_status(store, config, ticket, value, actor, now)
+        return f"{tid}: status {value}"
+    if what == "resolve":
+        workflow.resolve(store, config, ticket, value, actor, now)
+        return f"{tid}: resolved; {ticket['customer']} is asked to confirm"
+    if what == "close":
+        workflow.close(store, config, ticket, actor, now)
+        return f"{tid}: closed"
+    if what == "reopen":
+        workflow.reopen(store, config, ticket, actor, now)
+        return f"{tid}: reopened"
+    if what == "comment":
+        workflow.comment(store, config, ticket, value, actor, now)
+        return f"{tid}: internal note kept"
+    numbers = ticket_numbers_in(f"[{value.lstrip('#')}]", config.support.ticket_prefix)
+    if not numbers:
+        raise ChangeError(f"merge into which ticket? e.g. {config.support.ticket_prefix}-12")
+    workflow.merge(store, config, ticket, numbers[0], actor, now)
+    return f"{tid}: merged into {config.support.ticket_prefix}-{numbers[0]}"
 
 
 def run_waiting(store: Store, config: Config, now: datetime) -> int:

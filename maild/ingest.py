@@ -12,22 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from maild import complaints
+from maild import agent_mail, complaints, customer_mail
+from maild.agentmail import trim_reply
+from maild.answers import is_status_request
 from maild.classify import classify
 from maild.clock import iso
-from maild.config import Config
+from maild.config import Agent, Config
 from maild.intake.filters import automatic_reason
 from maild.intake.parse import ParsedMessage, ParseError
 from maild.intake.parse_pool import Parsed, ParserPool
 from maild.language import detect_language
 from maild.notify import wording
 from maild.notify.compose import draft_acknowledgement
-from maild.notify.notices import customer_zone, draft_new_ticket
+from maild.notify.notices import customer_zone, draft_new_ticket, draft_status, draft_untrusted
 from maild.notify.outbox import queue_mail
-from maild.sla import WAITING_STATUS
 from maild.store import Store
 from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
-from maild.tickets import event, next_check_at, page_if_due, record
+from maild.tickets import event, next_check_at, page_if_due
 
 log = logging.getLogger("maild.ingest")
 
@@ -74,27 +75,114 @@ def ingest(
         _store_message(store, msg, raw, ticket=None, kind="automatic", now=now, note=automatic)
         log.info("filtered %s from %s: %s", msg.message_id, msg.from_addr, automatic)
         return Outcome("filtered", msg.message_id, None, automatic)
-    if match.ticket is None:
-        return _open_ticket(store, msg, raw, config=config, now=now)
+    ticket = _follow_merges(store, match.ticket)
+    if ticket is not None and automatic:
+        _store_message(store, msg, raw, ticket=ticket["number"], kind="automatic", now=now,
+                       note=automatic)  # fmt: skip
+        store.update_ticket(ticket["number"], _counted(ticket, now))
+        log.info("automatic %s from %s kept on %s", msg.message_id, msg.from_addr, ticket["id"])
+        return Outcome("added", msg.message_id, ticket["number"], automatic)
 
-    kind = "automatic" if automatic else "customer"
-    _store_message(store, msg, raw, ticket=match.ticket, kind=kind, now=now, note=automatic)
-    ticket = store.ticket(match.ticket)
-    assert ticket is not None
-    fields = {"updated_at": iso(now), "message_count": ticket["message_count"] + 1}
-    if automatic:
-        store.update_ticket(match.ticket, fields)
+    words = trim_reply(msg.text)
+    agent = config.agent(msg.from_addr)
+    distrust = ""
+    if agent is not None:
+        trusted, distrust = agent_mail.trusted(msg, config)
+        if trusted and ticket is not None:
+            _store_message(store, msg, raw, ticket=ticket["number"], kind="agent", now=now,
+                           note=None)  # fmt: skip
+            store.update_ticket(ticket["number"], _counted(ticket, now))
+            ticket = {**ticket, **_counted(ticket, now)}
+            agent_mail.handle(store, config, ticket, agent, words, now)
+            return Outcome("added", msg.message_id, ticket["number"], "agent")
+    if is_status_request(msg.subject, words):
+        return _answer_status_request(store, msg, raw, config=config, ticket=ticket, now=now)
+    linked_to = None
+    if ticket is not None and not customer_mail.continues(ticket, words, config, now):
+        linked_to, ticket = ticket["number"], None
+    if ticket is None:
+        outcome = _open_ticket(store, msg, raw, config=config, now=now, linked_to=linked_to)
+        number = outcome.ticket
     else:
-        _customer_wrote(store, config, ticket, msg, now, fields)
-    log.info(
-        "%s %s from %s added to %s (by %s)",
-        kind,
-        msg.message_id,
-        msg.from_addr,
-        ticket["id"],
-        match.how,
+        number = ticket["number"]
+        _store_message(store, msg, raw, ticket=number, kind="customer", now=now, note=None)
+        did = customer_mail.handle(
+            store,
+            config,
+            ticket,
+            sender=msg.from_addr,
+            message_id=msg.message_id,
+            words=words,
+            now=now,
+            fields=_counted(ticket, now),
+        )
+        log.info("%s from %s on %s (by %s): %s", msg.message_id, msg.from_addr, ticket["id"],
+                 match.how, did)  # fmt: skip
+        outcome = Outcome("added", msg.message_id, number)
+    if agent is not None and number is not None:
+        _tell_agent_untrusted(store, config, agent, number, distrust, now)
+    return outcome
+
+
+def _counted(ticket: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"updated_at": iso(now), "message_count": ticket["message_count"] + 1}
+
+
+def _follow_merges(store: Store, number: int | None) -> dict[str, Any] | None:
+    """The ticket a message belongs to, following merges (at most a few hops)."""
+    ticket = store.ticket(number) if number is not None else None
+    for _ in range(10):
+        if ticket is None or not ticket.get("merged_into"):
+            break
+        ticket = store.ticket(ticket["merged_into"])
+    return ticket
+
+
+def _tell_agent_untrusted(
+    store: Store, config: Config, agent: Agent, number: int, reason: str, now: datetime
+) -> None:
+    """Mail from an agent's address that could not be trusted: kept as a customer's, and the
+    agent hears why (if it was forged, the real agent learns that someone uses their address)."""
+    ticket = store.ticket(number)
+    assert ticket is not None
+    draft = draft_untrusted(config, ticket, agent, reason=reason, now=now)
+    queue_mail(store, draft, ticket=number, kind="untrusted", automatic=True, now=now)
+    log.warning("%s: mail from agent address %s not trusted: %s", ticket["id"], agent.address,
+                reason)  # fmt: skip
+
+
+def _answer_status_request(
+    store: Store,
+    msg: ParsedMessage,
+    raw: bytes,
+    *,
+    config: Config,
+    ticket: dict[str, Any] | None,
+    now: datetime,
+) -> Outcome:
+    """'状态' / 'status': the sender's open tickets, by sender address only; no new ticket."""
+    number = ticket["number"] if ticket else None
+    _store_message(store, msg, raw, ticket=number, kind="status_request", now=now, note=None)
+    if not _ANSWERABLE.fullmatch(msg.from_addr):
+        return Outcome("added" if number else "filtered", msg.message_id, number, "status request")
+    language = detect_language(msg.subject, msg.text, fallback=config.support.language)
+    listed = [
+        customer_mail.status_line(t, config, now, language)
+        for t in store.tickets()
+        if t["customer"] == msg.from_addr and t["status"] not in ("closed",)
+    ]
+    draft = draft_status(
+        config,
+        customer=msg.from_addr,
+        name=msg.from_name,
+        language=language,
+        tickets=listed,
+        in_reply_to=msg.message_id,
+        now=now,
     )
-    return Outcome("added", msg.message_id, match.ticket, automatic or "")
+    queue_mail(store, draft, ticket=number, kind="status", automatic=True, now=now)
+    log.info("status of %d open tickets sent to %s", len(listed), msg.from_addr)
+    return Outcome("added" if number else "filtered", msg.message_id, number, "status request")
 
 
 def ingest_batch(
@@ -154,22 +242,6 @@ def quarantine(
     return Outcome("quarantined", None, None, reason)
 
 
-def _customer_wrote(
-    store: Store,
-    config: Config,
-    ticket: dict[str, Any],
-    msg: ParsedMessage,
-    now: datetime,
-    fields: dict[str, Any],
-) -> None:
-    """A customer's message on a ticket: an event, and the clocks resume if we were waiting."""
-    events = [event(now, msg.from_addr, "customer_message", message_id=msg.message_id)]
-    if ticket["status"] == WAITING_STATUS:
-        events.append(event(now, msg.from_addr, "status", **{"from": WAITING_STATUS, "to": "open"}))
-        fields["status"] = "open"
-    record(store, config, ticket, events, now, last_message_id=msg.message_id, **fields)
-
-
 def _automatic(msg: ParsedMessage, config: Config) -> str | None:
     """Why a message must not be answered: a robot wrote it, or it is maild's own mail."""
     if msg.from_addr == config.support.address or "x-maild-ticket" in msg.headers:
@@ -178,7 +250,13 @@ def _automatic(msg: ParsedMessage, config: Config) -> str | None:
 
 
 def _open_ticket(
-    store: Store, msg: ParsedMessage, raw: bytes, *, config: Config, now: datetime
+    store: Store,
+    msg: ParsedMessage,
+    raw: bytes,
+    *,
+    config: Config,
+    now: datetime,
+    linked_to: int | None = None,
 ) -> Outcome:
     """A new ticket: classified, acknowledged, announced to its team, paged if it must be."""
     support = config.support
@@ -215,7 +293,13 @@ def _open_ticket(
         "last_message_id": msg.message_id,
         "updates": answerable,  # progress updates go only where acknowledgements may go
         "events": [event(now, msg.from_addr, "opened", rules=list(found.matched))],
+        "assignee": None,
+        "satisfaction": None,
+        "confirmed": False,
+        "linked_to": linked_to,
     }
+    if linked_to is not None:
+        ticket["events"][0]["detail"]["linked_to"] = linked_to
     _store_message(store, msg, raw, ticket=number, kind="customer", now=now, note=None)
     policy = config.policy_for(found.priority, found.category)
     due = policy.calendar.add(now, policy.seconds(policy.first_response))

@@ -386,10 +386,14 @@ class Store:
     def update_ticket(self, number: int, fields: dict[str, Any]) -> None:
         self._update("tickets", number, fields)
 
-    def tickets(self, status: str | None = None) -> list[dict[str, Any]]:
-        docs = self._all("tickets")
-        if status is not None:
-            docs = [d for d in docs if d.get("status") == status]
+    def tickets(self, status: str | None = None, *, archived: bool = False) -> list[dict[str, Any]]:
+        """Tickets by number; archived ones (closed long ago) only when asked for."""
+        docs = [
+            dict(row)
+            for row in self._rows("tickets")
+            if (status is None or row.get("status") == status)
+            and (archived or not row.get("archived_at"))
+        ]
         return sorted(docs, key=lambda d: d["number"])
 
     def tickets_to_check(self, cutoff: str) -> list[dict[str, Any]]:
@@ -417,6 +421,10 @@ class Store:
 
     def ticket_of_message(self, message_id: str) -> int | None:
         return self._message_ticket.get(message_id)
+
+    def iter_messages(self) -> Iterator[dict[str, Any]]:
+        """Every stored message, read-only and uncopied: for scans such as search."""
+        yield from self._rows("messages")
 
     def messages(self, ticket: int | None) -> list[dict[str, Any]]:
         """A ticket's messages; None gives the filtered mail that joined no ticket."""

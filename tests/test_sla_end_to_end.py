@@ -90,6 +90,20 @@ def _kind(msg: email.message.EmailMessage) -> str:
         ("at risk", "warning"),
         ("escalation level", "escalation"),
         ("Repeated complaints", "complaints"),
+        ("not trusted", "untrusted"),
+        ("Not all done", "receipt"),
+        ("Done:", "receipt"),
+        ("Resolved:", "resolution"),
+        ("已解决：", "resolution"),
+        ("Closed:", "closed"),
+        ("已关闭：", "closed"),
+        ("How did we do", "survey"),
+        ("满意度回访", "survey"),
+        ("Low satisfaction", "review"),
+        ("Your open requests", "status"),
+        ("您的工单进度", "status"),
+        ("Re: ", "reply"),
+        ("回复：", "reply"),
     ):
         if marker in subject:
             return kind

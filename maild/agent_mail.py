@@ -1,0 +1,120 @@
+"""An agent's mail about a ticket: commands at the top, words for the customer below.
+
+Only mail from a configured agent address that passes the trust check gets here (see
+`trusted`); everything else is a customer's, whatever it contains. The agent gets a receipt
+whenever the mail carried commands, and a clear error listing the commands when something
+could not be done.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from maild import workflow
+from maild.agentmail import VALID_COMMANDS, AgentMail, Command, read_agent_mail, sender_trusted
+from maild.config import Agent, Config
+from maild.intake.parse import ParsedMessage
+from maild.notify.notices import draft_agent_done
+from maild.notify.outbox import queue_mail
+from maild.store import Store
+from maild.threader import ticket_numbers_in
+from maild.tickets import ChangeError, change
+
+log = logging.getLogger("maild.agent_mail")
+
+
+def trusted(msg: ParsedMessage, config: Config) -> tuple[bool, str]:
+    """Whether the agent really sent it, and if not, why not (for the agent's notice)."""
+    security = config.security
+    if security.trust_agent_mail == "always":
+        return True, ""
+    if sender_trusted(msg.from_addr, msg.authentication_results, security.authserv_id):
+        return True, ""
+    domain = msg.from_addr.rpartition("@")[2]
+    if not any(security.authserv_id in v.lower() for v in msg.authentication_results):
+        return False, f"no Authentication-Results header from {security.authserv_id}"
+    return False, f"{security.authserv_id} found no DKIM, SPF or DMARC pass for {domain}"
+
+
+def handle(
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    agent: Agent,
+    text: str,
+    now: Any,
+) -> list[str]:
+    """Carry out the commands, relay the words; returns what was done, for the log."""
+    mail = read_agent_mail(text)
+    done: list[str] = []
+    errors = list(mail.errors)
+    resolved_with_words = False
+    for command in mail.commands:
+        try:
+            ticket, did = _run(store, config, ticket, agent, command, mail, now)
+            done.append(did)
+            resolved_with_words |= command.name == "resolve" and bool(mail.reply)
+        except ChangeError as e:
+            errors.append(f"{command.line.strip()}: {e}")
+    if mail.reply and not resolved_with_words:
+        ticket = workflow.reply(store, config, ticket, agent, mail.reply, now)
+        done.append("your reply was sent to the customer")
+    if not mail.commands and not mail.reply and not errors:
+        errors.append("nothing to do: no text for the customer and no command")
+    if mail.commands or errors:
+        draft = draft_agent_done(
+            config,
+            ticket,
+            agent,
+            done=done,
+            errors=errors,
+            valid_commands=VALID_COMMANDS,
+            now=now,
+        )
+        queue_mail(store, draft, ticket=ticket["number"], kind="receipt", automatic=True, now=now)
+    log.info("%s: agent %s: %s", ticket["id"], agent.key, "; ".join(done + errors) or "-")
+    return done + errors
+
+
+def _run(
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    agent: Agent,
+    command: Command,
+    mail: AgentMail,
+    now: Any,
+) -> tuple[dict[str, Any], str]:
+    """One command; returns the ticket as it now is and a line for the receipt."""
+    actor, name, argument = agent.address, command.name, command.argument
+    if name in ("priority", "category"):
+        if not argument:
+            raise ChangeError(f"#{name} needs a value")
+        said = change(store, config, ticket["number"], name, argument, actor=actor, now=now)
+        return workflow.ticket_or_error(store, ticket["number"]), said
+    if name in ("assign", "take"):
+        who = agent.key if name == "take" else argument
+        ticket = workflow.assign(store, config, ticket, who, actor, now)
+        return ticket, f"assigned to {ticket['assignee']}"
+    if name == "status":
+        return workflow.set_status(
+            store, config, ticket, argument, actor, now
+        ), f"status {argument}"
+    if name == "resolve":
+        note = argument or mail.reply
+        ticket = workflow.resolve(store, config, ticket, note, actor, now)
+        return ticket, "resolved; the customer is asked to confirm"
+    if name == "close":
+        return workflow.close(store, config, ticket, actor, now), "closed"
+    if name == "reopen":
+        return workflow.reopen(store, config, ticket, actor, now), "reopened"
+    if name == "merge":
+        numbers = ticket_numbers_in(f"[{argument.lstrip('#')}]", config.support.ticket_prefix)
+        if not numbers:
+            raise ChangeError(f"#merge needs a ticket id such as {config.support.ticket_prefix}-12")
+        ticket = workflow.merge(store, config, ticket, numbers[0], actor, now)
+        return ticket, f"merged into {config.support.ticket_prefix}-{numbers[0]}"
+    if name == "comment":
+        return workflow.comment(store, config, ticket, mail.note, actor, now), "internal note kept"
+    raise ChangeError(f"unknown command #{name}")

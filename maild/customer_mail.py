@@ -1,0 +1,114 @@
+"""A customer's mail on a ticket they already have: what it means depends on where the ticket is.
+
+Working on it: the words join the ticket and the clocks resume if we were waiting. Resolved: a
+short "yes" confirms and closes; anything else reopens. Closed: a survey answer is a score;
+anything else reopens within `reopen_within`, and after that starts a new ticket linked to the
+old one (decided by `continues`, before the message is stored).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from maild import workflow
+from maild.answers import confirms_resolution, read_survey_answer
+from maild.clock import parse_iso
+from maild.config import Config
+from maild.notify import wording
+from maild.notify.notices import customer_zone
+from maild.sla import WAITING_STATUS, clocks
+from maild.store import Store
+from maild.tickets import event, lifecycle_due, record, wall
+
+log = logging.getLogger("maild.customer_mail")
+
+
+def continues(ticket: dict[str, Any], words: str, config: Config, now: datetime) -> bool:
+    """Whether this mail belongs on the ticket, or (a closed ticket, long ago) on a new one."""
+    if ticket["status"] != "closed" or _survey_answer(ticket, words) is not None:
+        return True
+    closed_at = ticket.get("closed_at")
+    if closed_at is None:
+        return True
+    return parse_iso(closed_at) + wall(config.lifecycle.reopen_within) > now
+
+
+def handle(
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    *,
+    sender: str,
+    message_id: str,
+    words: str,
+    now: datetime,
+    fields: dict[str, Any],
+) -> str:
+    """Record the customer's message on the ticket and do what it means; returns what that was."""
+    wrote = event(now, sender, "customer_message", message_id=message_id)
+    fields = {**fields, "last_message_id": message_id}
+    status = ticket["status"]
+    if status == "resolved" and confirms_resolution(words):
+        ticket = record(store, config, ticket, [wrote], now, **fields)
+        workflow.close(store, config, ticket, sender, now, confirmed=True)
+        return "confirmed the resolution"
+    score = _survey_answer(ticket, words) if status == "closed" else None
+    if score is not None:
+        ticket = record(store, config, ticket, [wrote], now, **fields)
+        workflow.rate(store, config, ticket, score[0], score[1], now)
+        return f"rated {score[0]}"
+    if status in ("resolved", "closed"):
+        ticket = record(store, config, ticket, [wrote], now, **fields)
+        workflow.reopen(store, config, ticket, sender, now)
+        return "reopened"
+    events = [wrote]
+    if status == WAITING_STATUS:
+        events.append(event(now, sender, "status", **{"from": WAITING_STATUS, "to": "open"}))
+        fields["status"] = "open"
+    record(store, config, ticket, events, now, **fields)
+    return "added"
+
+
+def _survey_answer(ticket: dict[str, Any], words: str) -> tuple[int, str] | None:
+    """(score, comment) when this is an answer to the ticket's survey."""
+    if not ticket.get("survey_sent_at"):
+        return None
+    answer = read_survey_answer(words)
+    return None if answer.score is None else (answer.score, answer.comment)
+
+
+def status_line(
+    ticket: dict[str, Any], config: Config, now: datetime, language: str
+) -> dict[str, str]:
+    """One ticket in a status reply: status, the agent's first name, the next promised time."""
+    policy = config.policy_for(ticket["priority"], ticket["category"])
+    zone = customer_zone(policy, config)
+    state = clocks(ticket["events"], policy, now)
+    first, resolve = state["first_response"], state["resolve"]
+    zh = language == "zh"
+    if ticket["status"] == "resolved":
+        closes = lifecycle_due(ticket, config)
+        when = wording.moment(closes, zone) if closes else ""
+        upcoming = (
+            f"等待您确认；{when} 自动关闭" if zh else f"awaiting your confirmation; closes {when}"
+        )
+    elif ticket["status"] == WAITING_STATUS:
+        upcoming = "等待您的回复" if zh else "waiting for your reply"
+    elif first.running and not first.breached and first.due_at:
+        due = wording.moment(first.due_at, zone)
+        upcoming = f"{due} 前首次答复" if zh else f"first answer by {due}"
+    elif resolve.running and not resolve.breached and resolve.due_at:
+        due = wording.moment(resolve.due_at, zone)
+        upcoming = f"预计 {due} 前解决" if zh else f"to be resolved by {due}"
+    else:
+        upcoming = "正在优先处理" if zh else "being worked on with priority"
+    agent = config.agent(ticket.get("assignee"))
+    return {
+        "id": ticket["id"],
+        "subject": ticket["subject"],
+        "status": wording.STATUS_NAMES[language][ticket["status"]],
+        "assignee": agent.name.split()[0] if agent else "",
+        "next": upcoming,
+    }
