@@ -158,11 +158,12 @@ def _send(
 
 
 def recipients(config: Config, ticket: dict[str, Any], notice: Notice) -> list[str]:
-    """A warning goes to the ticket's team; escalation level 1 to its lead and level 1's list;
-    further levels to their own lists."""
+    """A warning goes to the ticket's agent, or its team while nobody has it; escalation level 1
+    to the team lead and level 1's list; further levels to their own lists."""
     team = config.team(ticket.get("team"))
+    agent = config.agent(ticket.get("assignee"))
     if notice.kind == "warning":
-        found = list(team.recipients) if team else []
+        found = [agent.address] if agent else list(team.recipients) if team else []
     else:
         level = config.escalation.levels[notice.level - 1] if config.escalation.levels else None
         found = list(level.to) if level else []

@@ -125,6 +125,8 @@ def test_agent_commands_in_english_and_chinese_with_receipt_and_internal_note(
     assert (shown["priority"], shown["assignee"]) == ("urgent", "alice")
     [note] = [e for e in shown["events"] if e["action"] == "comment"]
     assert "reseller" in note["detail"]["text"] and "discount" in note["detail"]["text"]
+    # Now urgent (2 h from 10:00) and Alice's: the warning at 11:30 goes to her, not the team.
+    assert ("warning", "alice@staff.example") in desk.kinds(at("11:31"))
     for captured in desk.smtp.messages:
         if captured.rcpt_tos == ["wang@example.cn"]:
             assert b"discount" not in captured.raw and b"reseller" not in captured.raw
@@ -332,3 +334,56 @@ def test_cli_reply_assign_resolve_search_and_export(desk: Clockwork, tmp_path: P
     assert (row["id"], row["assignee"], row["status"]) == ("MD-1001", "alice", "resolved")
     code, out = desk.loop.maild("tickets", "export", capsys=desk.capsys)
     assert json.loads(out.splitlines()[0])["customer"] == "wang@example.cn"
+
+
+def test_waiting_on_the_customer_pauses_until_they_answer(desk: Clockwork) -> None:
+    open_ticket(desk)
+    desk.loop.deliver(
+        agent_mail(
+            "alice@staff.example",
+            "Re: [#MD-1001] x",
+            "#status pending\nCould you send us the order number?",
+            Authentication_Results=PASS,
+        )
+    )
+    mails = desk.at(at("10:30"))
+    assert sorted(k for k, _, _ in mails) == ["receipt", "reply"]
+    relay = only(mails, "reply")
+    assert "order number" in relay.get_body().get_content()
+    shown = desk.show("MD-1001", at("10:31"))
+    assert shown["status"] == "pending"
+    assert [c["state"] for c in shown["sla"]["clocks"]] == ["met", "paused"]
+    # Days pass without updates or escalations while we wait on the customer.
+    assert desk.kinds(f"2026-11-27T10:00:00{CST}") == []
+    desk.loop.deliver(
+        customer_mail(
+            "wang@example.cn",
+            f"Re: {relay['Subject']}",
+            "订单号 8848",
+            In_Reply_To=relay["Message-ID"],
+        )
+    )
+    desk.at(f"2026-11-27T10:05:00{CST}")
+    shown = desk.show("MD-1001", f"2026-11-27T10:06:00{CST}")
+    assert shown["status"] == "open"
+    assert [c["state"] for c in shown["sla"]["clocks"]] == ["met", "running"]
+
+
+def test_merge_sends_later_mail_to_the_surviving_ticket(desk: Clockwork) -> None:
+    desk.loop.deliver(customer_mail("wang@example.cn", "发票问题", "发票什么时候开？"))
+    desk.loop.deliver(customer_mail("wang@example.cn", "发票", "再问一下发票"))
+    desk.at(T0)
+    desk.loop.deliver(
+        agent_mail(
+            "alice@staff.example", "Re: [#MD-1002] x", "#merge MD-1001", Authentication_Results=PASS
+        )
+    )
+    assert [k for k, _ in desk.kinds(at("10:30"))] == ["receipt"]  # no mail to the customer
+    desk.loop.deliver(customer_mail("wang@example.cn", "Re: [#MD-1002] 发票", "还有吗？"))
+    desk.at(at("11:00"))
+    merged = desk.show("MD-1002", at("11:01"))
+    surviving = desk.show("MD-1001", at("11:01"))
+    assert merged["status"] == "closed"
+    assert not any("还有吗" in m["text"] for m in merged["messages"])
+    assert any("还有吗" in m["text"] for m in surviving["messages"])
+    assert any(e["action"] == "merged" for e in surviving["events"])
