@@ -386,6 +386,7 @@ def _print_ticket(t: dict[str, Any], config: Config) -> None:
     name = t["customer_name"]
     print(_safe(f"  customer {name} <{t['customer']}>" if name else f"  customer {t['customer']}"))
     print(f"  opened {t['created_at']}, updated {t['updated_at']}")
+    print(f"  assignee {t['assignee'] or '-'}, satisfaction {t['satisfaction'] or '-'}")
     print(_safe(f"  classified by: {'; '.join(t['rules']) or 'no rule (defaults)'}"))
     zone = config.support.timezone
     sla = t["sla"]
@@ -394,6 +395,10 @@ def _print_ticket(t: dict[str, Any], config: Config) -> None:
         print("    " + describe_clock(clock, zone))
     if sla["next_update_at"]:
         print(f"    customer update  due {_local(sla['next_update_at'], zone)}")
+    print("  history:")
+    for e in t["events"]:
+        detail = ", ".join(f"{k}={v}" for k, v in e["detail"].items() if v not in (None, "", []))
+        print(_safe(f"    {_local(e['at'], zone)}  {e['action']:<16} {e['actor']}  {detail}"[:200]))
     for m in t["messages"]:
         arrow = "←" if m["direction"] == "in" else "→"
         print(_safe(f"\n{arrow} {m['date']}  {m['kind']}  {m['from']} → {', '.join(m['to'])}"))

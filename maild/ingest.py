@@ -163,8 +163,9 @@ def _answer_status_request(
     """'状态' / 'status': the sender's open tickets, by sender address only; no new ticket."""
     number = ticket["number"] if ticket else None
     _store_message(store, msg, raw, ticket=number, kind="status_request", now=now, note=None)
-    if not _ANSWERABLE.fullmatch(msg.from_addr):
-        return Outcome("added" if number else "filtered", msg.message_id, number, "status request")
+    outcome = Outcome("added" if number else "filtered", msg.message_id, number, "status request")
+    if not _ANSWERABLE.fullmatch(msg.from_addr) or _over_hourly_cap(store, config, msg, now):
+        return outcome
     language = detect_language(msg.subject, msg.text, fallback=config.support.language)
     listed = [
         customer_mail.status_line(t, config, now, language)
@@ -182,7 +183,7 @@ def _answer_status_request(
     )
     queue_mail(store, draft, ticket=number, kind="status", automatic=True, now=now)
     log.info("status of %d open tickets sent to %s", len(listed), msg.from_addr)
-    return Outcome("added" if number else "filtered", msg.message_id, number, "status request")
+    return outcome
 
 
 def ingest_batch(
@@ -343,9 +344,7 @@ def _acknowledge(
     now: datetime,
 ) -> bool:
     """Queue the acknowledgement unless this sender already had its hourly share of robots."""
-    limit = config.limits.auto_replies_per_hour
-    if store.auto_replies_since(msg.from_addr, now - timedelta(hours=1)) >= limit:
-        log.warning("no acknowledgement to %s: %d automatic mails this hour", msg.from_addr, limit)
+    if _over_hourly_cap(store, config, msg, now):
         return False
     support = config.support
     language = ticket["language"]
@@ -367,6 +366,15 @@ def _acknowledge(
         now=now,
     )
     queue_mail(store, draft, ticket=ticket["number"], kind="ack", automatic=True, now=now)
+    return True
+
+
+def _over_hourly_cap(store: Store, config: Config, msg: ParsedMessage, now: datetime) -> bool:
+    """This sender had its hourly share of automatic answers (a loop, or a forged sender)."""
+    limit = config.limits.auto_replies_per_hour
+    if store.auto_replies_since(msg.from_addr, now - timedelta(hours=1)) < limit:
+        return False
+    log.warning("no automatic answer to %s: %d already this hour", msg.from_addr, limit)
     return True
 
 

@@ -181,3 +181,40 @@ def test_sla_defaults_follow_the_charter() -> None:
 def test_sla_config_problems_name_the_key(tables: dict, expected: str) -> None:
     found = problems({**MINIMAL, **tables})
     assert any(expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        ({"agents": {"a": {"name": "A"}}}, "agents.a.address: required"),
+        (
+            {"agents": {"a": {"address": "a@x.io"}}},
+            "security.authserv_id: required with agents",
+        ),
+        (
+            {"agents": {"a": {"address": "a@x.io", "team": "nope"}},
+             "security": {"trust_agent_mail": "always"}},
+            "agents.a.team: no [teams.nope]",
+        ),
+        ({"security": {"trust_agent_mail": "sometimes"}}, "'sometimes' is not one of"),
+        ({"lifecycle": {"autoclose_after": "soon"}}, "lifecycle.autoclose_after: 'soon'"),
+        ({"lifecycle": {"archive": "90d"}}, "lifecycle.archive: unknown key"),
+    ],
+)  # fmt: skip
+def test_agent_config_problems_name_the_key(tables: dict, expected: str) -> None:
+    found = problems({**MINIMAL, **tables})
+    assert any(expected in p for p in found), found
+
+
+def test_agents_are_found_by_name_or_address() -> None:
+    config = parse_config(
+        {
+            **MINIMAL,
+            "agents": {"alice": {"address": "Alice@Example.com", "name": "Alice Wang"}},
+            "security": {"authserv_id": "MX.example.com"},
+        }
+    )
+    assert config.agent("alice") == config.agent("alice@example.com") == config.agents[0]
+    assert config.agents[0].address == "alice@example.com"
+    assert config.security.authserv_id == "mx.example.com"
+    assert config.lifecycle.autoclose_after.seconds(86400) == 5 * 86400
