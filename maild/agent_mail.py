@@ -9,6 +9,7 @@ could not be done.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from maild import workflow
@@ -43,7 +44,7 @@ def handle(
     ticket: dict[str, Any],
     agent: Agent,
     text: str,
-    now: Any,
+    now: datetime,
 ) -> list[str]:
     """Carry out the commands, relay the words; returns what was done, for the log."""
     mail = read_agent_mail(text)
@@ -84,7 +85,7 @@ def _run(
     agent: Agent,
     command: Command,
     mail: AgentMail,
-    now: Any,
+    now: datetime,
 ) -> tuple[dict[str, Any], str]:
     """One command; returns the ticket as it now is and a line for the receipt."""
     actor, name, argument = agent.address, command.name, command.argument

@@ -301,6 +301,9 @@ _STATUS_WORDS = frozenset(
 )
 
 
+_LONGEST_STATUS_LINE = 40  # a keyword with some punctuation or an emoji around it
+
+
 def _trimmed(folded: str) -> str:
     """Whitespace folded, and punctuation, symbols and emoji around the text dropped
     ("【状态】", "Status?", "status 🙏")."""
@@ -317,4 +320,10 @@ def is_status_request(subject: str, text: str) -> bool:
     says anything else ("Status of my refund is wrong") still becomes a ticket."""
     if _trimmed(strip_reply_prefixes(normalise(subject))) in _STATUS_WORDS:
         return True
+    # A one-word body starts with that word: only then is the rest worth reading.
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if first.lstrip().startswith(">"):
+        return _trimmed(normalise(_own_words(text))) in _STATUS_WORDS
+    if len(first.strip()) > _LONGEST_STATUS_LINE or _trimmed(normalise(first)) not in _STATUS_WORDS:
+        return False
     return _trimmed(normalise(_own_words(text))) in _STATUS_WORDS

@@ -150,6 +150,7 @@ class Store:
         self._new: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
         self._changes: dict[str, dict[Any, dict[str, Any]]] = defaultdict(dict)
         self._unsynced: list[Path] = []
+        self._directories: set[str] = set()
         self._load()
 
     # -- opening, locking, committing ------------------------------------------------------
@@ -356,18 +357,21 @@ class Store:
         return qid
 
     def _put_file(self, area: str, data: bytes, suffix: str) -> str:
+        """Content-addressed: the same bytes are stored once. Plain strings, not Paths, and the
+        fan-out directories remembered: this runs for every message and attachment."""
         digest = hashlib.sha256(data).hexdigest()
-        directory = self.root / area / digest[:2]
+        directory = f"{self.root}/{area}/{digest[:2]}"
         ref = f"{area}/{digest[:2]}/{digest}{suffix}"
-        path = self.root / ref
-        if path.exists():
+        path = f"{self.root}/{ref}"
+        if os.path.exists(path):
             return ref
-        directory.mkdir(exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
+        if directory not in self._directories:
+            os.makedirs(directory, exist_ok=True)
+            self._directories.add(directory)
+        with open(f"{path}.tmp", "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
-        self._unsynced.append(path)
+        os.replace(f"{path}.tmp", path)
+        self._unsynced.append(Path(path))
         return ref
 
     # -- tickets -----------------------------------------------------------------------------
