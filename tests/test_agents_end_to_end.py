@@ -14,8 +14,8 @@ import pytest
 
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import SmtpCapture
-from tests.test_end_to_end import Loop, customer_mail
-from tests.test_sla_end_to_end import CST, SLA_TOML, Clockwork
+from tests.test_end_to_end import customer_mail
+from tests.test_sla_end_to_end import CST, SLA_TOML, Clockwork, start_clockwork
 
 AGENTS_TOML = """
 [agents.alice]
@@ -54,11 +54,9 @@ def desk(
     config_file: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
 ) -> Clockwork:
-    path = config_file(
-        account=imap_account, outgoing=smtp_server, support={"timezone": "Asia/Shanghai"}
+    return start_clockwork(
+        dovecot, imap_account, smtp_server, config_file, capsys, SLA_TOML, AGENTS_TOML
     )
-    path.write_text(path.read_text(encoding="utf-8") + SLA_TOML + AGENTS_TOML, encoding="utf-8")
-    return Clockwork(Loop(dovecot, imap_account, path), smtp_server, capsys)
 
 
 def open_ticket(desk: Clockwork, sender: str = "王伟 <wang@example.cn>") -> None:

@@ -110,6 +110,24 @@ def _kind(msg: email.message.EmailMessage) -> str:
     raise AssertionError(f"unexpected mail: {subject}")
 
 
+def start_clockwork(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    smtp_server: SmtpCapture,
+    config_file: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    *extra_toml: str,
+) -> Clockwork:
+    """A loop configured with the tables of the test config plus these TOML texts."""
+    path = config_file(
+        account=imap_account,
+        outgoing=smtp_server,
+        support={"timezone": "Asia/Shanghai"},
+    )
+    path.write_text("".join([path.read_text(encoding="utf-8"), *extra_toml]), encoding="utf-8")
+    return Clockwork(Loop(dovecot, imap_account, path), smtp_server, capsys)
+
+
 @pytest.fixture
 def clockwork(
     dovecot: Dovecot,
@@ -118,13 +136,7 @@ def clockwork(
     config_file: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
 ) -> Clockwork:
-    path = config_file(
-        account=imap_account,
-        outgoing=smtp_server,
-        support={"timezone": "Asia/Shanghai"},
-    )
-    path.write_text(path.read_text(encoding="utf-8") + SLA_TOML, encoding="utf-8")
-    return Clockwork(Loop(dovecot, imap_account, path), smtp_server, capsys)
+    return start_clockwork(dovecot, imap_account, smtp_server, config_file, capsys, SLA_TOML)
 
 
 def test_urgent_ticket_warnings_escalations_and_updates_each_once_on_time(

@@ -8,7 +8,6 @@ their commitment runs on; staff mail is in [support] language and zone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -129,20 +128,17 @@ def draft_status(
         support_name=config.support.name,
         tickets=[{**t, "subject": one_line(t["subject"], 80)} for t in tickets],
     )
-    support = config.support
-    return Draft(
-        message_id=new_message_id(support),
-        sender=support.address,
-        sender_name=support.name,
+    return _draft(
+        config,
         to=(customer,),
         subject=subject,
         body=body,
         language=language,
-        ticket_id="",
+        ticket_id="",  # about all the customer's tickets
         in_reply_to=in_reply_to,
         references=(in_reply_to,),
+        now=now,
         auto_submitted="auto-replied",
-        date=iso(now),
     )
 
 
@@ -329,7 +325,7 @@ def draft_complaints(
         ],
     )
     return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
-                  ticket=ticket, now=now)  # fmt: skip
+                  ticket_id=ticket["id"], now=now)  # fmt: skip
 
 
 def _customer_draft(
@@ -353,20 +349,17 @@ def _customer_draft(
     )
     parent = ticket.get("last_message_id")
     references = tuple(dict.fromkeys(r for r in (ticket.get("first_message_id"), parent) if r))
-    draft = _draft(
+    return _draft(
         config,
         to=(ticket["customer"],),
         subject=subject,
         body=body,
         language=language,
-        ticket=ticket,
+        ticket_id=ticket["id"],
         in_reply_to=parent,
         references=references,
         now=now,
-    )
-    return replace(
-        draft,
-        sender_name=sender_name or draft.sender_name,
+        sender_name=sender_name,
         auto_submitted=auto_submitted,
     )
 
@@ -385,7 +378,7 @@ def _staff_draft(
     fields = {**_staff_values(config, ticket, language), **values}
     subject, body = render(template, language, **fields)
     return _draft(config, to=tuple(to), subject=subject, body=body, language=language,
-                  ticket=ticket, now=now)  # fmt: skip
+                  ticket_id=ticket["id"], now=now)  # fmt: skip
 
 
 def _ticket_values(config: Config, ticket: dict[str, Any], language: str) -> dict[str, Any]:
@@ -416,23 +409,25 @@ def _draft(
     subject: str,
     body: str,
     language: str,
-    ticket: dict[str, Any],
+    ticket_id: str,
     now: datetime,
     in_reply_to: str | None = None,
     references: tuple[str, ...] = (),
+    sender_name: str | None = None,
+    auto_submitted: str = "auto-generated",
 ) -> Draft:
     support = config.support
     return Draft(
         message_id=new_message_id(support),
         sender=support.address,
-        sender_name=support.name,
+        sender_name=sender_name or support.name,
         to=to,
         subject=subject,
         body=body,
         language=language,
-        ticket_id=ticket["id"],
+        ticket_id=ticket_id,
         in_reply_to=in_reply_to,
         references=references,
-        auto_submitted="auto-generated",
+        auto_submitted=auto_submitted,
         date=iso(now),
     )
