@@ -9,6 +9,7 @@ could not be done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -45,8 +46,10 @@ def handle(
     agent: Agent,
     text: str,
     now: datetime,
+    *,
+    attachments: Sequence[dict[str, Any]] = (),
 ) -> list[str]:
-    """Carry out the commands, relay the words; returns what was done, for the log."""
+    """Carry out the commands, relay the words (and files); returns what was done, for the log."""
     mail = read_agent_mail(text)
     done: list[str] = []
     errors = list(mail.errors)
@@ -59,8 +62,9 @@ def handle(
         except ChangeError as e:
             errors.append(f"{command.line.strip()}: {e}")
     if mail.reply and not resolved_with_words:
-        ticket = workflow.reply(store, config, ticket, agent, mail.reply, now)
-        done.append("your reply was sent to the customer")
+        ticket = workflow.reply(store, config, ticket, agent, mail.reply, now, attachments)
+        files = f" with {len(attachments)} attachment(s)" if attachments else ""
+        done.append(f"your reply was sent to the customer{files}")
     if not mail.commands and not mail.reply and not errors:
         errors.append("nothing to do: no text for the customer and no command")
     if mail.commands or errors:

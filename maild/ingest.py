@@ -89,11 +89,12 @@ def ingest(
     if agent is not None:
         trusted, distrust = agent_mail.trusted(msg, config)
         if trusted and ticket is not None:
-            _store_message(store, msg, raw, ticket=ticket["number"], kind="agent", now=now,
-                           note=None)  # fmt: skip
+            stored = _store_message(store, msg, raw, ticket=ticket["number"], kind="agent",
+                                    now=now, note=None)  # fmt: skip
             store.update_ticket(ticket["number"], _counted(ticket, now))
             ticket = {**ticket, **_counted(ticket, now)}
-            agent_mail.handle(store, config, ticket, agent, words, now)
+            files = [a for a in stored if not a["inline"]]  # not a signature's logo
+            agent_mail.handle(store, config, ticket, agent, words, now, attachments=files)
             return Outcome("added", msg.message_id, ticket["number"], "agent")
     if is_status_request(msg.subject, words):
         return _answer_status_request(store, msg, raw, config=config, ticket=ticket, now=now)
@@ -387,13 +388,15 @@ def _store_message(
     kind: str,
     now: datetime,
     note: str | None,
-) -> None:
+) -> list[dict[str, Any]]:
+    """Store the message (raw bytes, attachments, the parsed record); returns its attachments."""
     attachments: list[dict[str, Any]] = [
         {
             "filename": a.filename,
             "content_type": a.content_type,
             "size": len(a.payload),
             "stored_as": store.put_attachment(a.payload),
+            "inline": a.inline,
         }
         for a in msg.attachments
     ]
@@ -420,6 +423,7 @@ def _store_message(
             "notes": list(msg.notes),
         }
     )
+    return attachments
 
 
 def _no_subject(language: str) -> str:

@@ -356,6 +356,13 @@ class Store:
             self._insert("quarantine", {**record, "id": qid, "raw": ref})
         return qid
 
+    def read_file(self, ref: str) -> bytes:
+        """A stored file's bytes by the reference put_raw / put_attachment gave."""
+        area = ref.split("/", 1)[0]
+        if area not in ("raw", "attachments", "quarantine") or ".." in ref:
+            raise ValueError(f"not a stored file: {ref!r}")
+        return (self.root / ref).read_bytes()
+
     def _put_file(self, area: str, data: bytes, suffix: str) -> str:
         """Content-addressed: the same bytes are stored once. Plain strings, not Paths, and the
         fan-out directories remembered: this runs for every message and attachment."""

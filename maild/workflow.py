@@ -8,6 +8,7 @@ store batch. Invalid requests raise ChangeError with a message for the person wh
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,10 +43,16 @@ def _status(ticket: dict[str, Any], to: str, actor: str, now: datetime) -> dict[
 
 
 def reply(
-    store: Store, config: Config, ticket: dict[str, Any], agent: Agent, text: str, now: datetime
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    agent: Agent,
+    text: str,
+    now: datetime,
+    attachments: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Relay an agent's words to the customer: the first one is the first response."""
-    draft = draft_relay(config, ticket, agent, text, now=now)
+    """Relay an agent's words (and files) to the customer: the first one is the first response."""
+    draft = draft_relay(config, ticket, agent, text, attachments=attachments, now=now)
     queue_mail(store, draft, ticket=ticket["number"], kind="reply", automatic=False, now=now)
     events = [event(now, agent.address, "agent_reply", message_id=draft.message_id)]
     fields: dict[str, Any] = {"updated_at": iso(now)}

@@ -8,6 +8,8 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
@@ -385,3 +387,33 @@ def test_merge_sends_later_mail_to_the_surviving_ticket(desk: Clockwork) -> None
     assert not any("还有吗" in m["text"] for m in merged["messages"])
     assert any("还有吗" in m["text"] for m in surviving["messages"])
     assert any(e["action"] == "merged" for e in surviving["events"])
+
+
+def test_an_agents_attachment_reaches_the_customer_but_not_the_signature_logo(
+    desk: Clockwork,
+) -> None:
+    open_ticket(desk)
+    reply = EmailMessage()
+    reply["From"] = "Alice Wang <alice@staff.example>"
+    reply["To"] = "support@maild.test"
+    reply["Subject"] = "Re: [#MD-1001] New general ticket"
+    reply["Message-ID"] = make_msgid(domain="staff.example")
+    reply["Authentication-Results"] = PASS
+    reply.set_content("发票见附件。")
+    reply.add_attachment(
+        b"%PDF-1.4 invoice", maintype="application", subtype="pdf", filename="发票-8848.pdf"
+    )
+    reply.add_attachment(
+        b"\x89PNG logo",
+        maintype="image",
+        subtype="png",
+        filename="image001.png",
+        disposition="inline",
+        cid="<logo@x>",
+    )
+    desk.loop.deliver(reply.as_bytes())
+    [(kind, _, relay)] = desk.at(at("10:30"))
+    assert kind == "reply"
+    files = [(p.get_filename(), p.get_content()) for p in relay.iter_attachments()]
+    assert files == [("发票-8848.pdf", b"%PDF-1.4 invoice")]
+    assert "发票见附件" in relay.get_body(preferencelist=("plain",)).get_content()

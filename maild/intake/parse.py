@@ -57,6 +57,9 @@ class Attachment:
     filename: str
     content_type: str
     payload: bytes
+    # Shown in the body rather than attached (a Content-ID, or disposition inline): a logo in a
+    # signature, a pasted screenshot. Relaying an agent's reply leaves these out.
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,10 @@ def _attachment(
         safe = f"attachment-{number}{_extension(content_type)}"
     if filename is not None and safe != filename:
         notes.append(f"attachment {number}: filename {filename!r} shown as {safe!r}")
-    return Attachment(filename=safe, content_type=content_type, payload=_payload(part))
+    inline = part.get_content_disposition() == "inline" or part.get("content-id") is not None
+    return Attachment(
+        filename=safe, content_type=content_type, payload=_payload(part), inline=inline
+    )
 
 
 def _filename(part: Message, notes: list[str]) -> str | None:

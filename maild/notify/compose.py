@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -53,10 +53,17 @@ class Draft:
     references: tuple[str, ...]
     auto_submitted: str
     date: str  # ISO 8601
+    # Files from the store, {filename, content_type, stored_as}: an agent's attachments.
+    attachments: tuple[dict[str, str], ...] = ()
 
     def to_stored(self) -> dict[str, Any]:
         """The draft as plain JSON data (dataclasses.asdict deep-copies, slowly)."""
-        return {**vars(self), "to": list(self.to), "references": list(self.references)}
+        return {
+            **vars(self),
+            "to": list(self.to),
+            "references": list(self.references),
+            "attachments": [dict(a) for a in self.attachments],
+        }
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> Draft:
@@ -67,6 +74,7 @@ class Draft:
                 **stored,
                 "to": (to,) if isinstance(to, str) else tuple(to),
                 "references": tuple(stored["references"]),
+                "attachments": tuple(stored.get("attachments", ())),
             }
         )
 
@@ -136,8 +144,11 @@ def draft_acknowledgement(
     )
 
 
-def to_mime(draft: Draft) -> bytes:
-    """A complete RFC 5322 message from maild, threaded under the customer's message."""
+def to_mime(draft: Draft, read_file: Callable[[str], bytes] | None = None) -> bytes:
+    """A complete RFC 5322 message from maild, threaded under the customer's message.
+
+    `read_file` gives the bytes of a stored attachment; a draft with attachments needs it.
+    """
     msg = EmailMessage(policy=SMTP)
     msg["From"] = formataddr((one_line(draft.sender_name, 80), draft.sender))
     msg["To"] = ", ".join(draft.to)
@@ -153,6 +164,18 @@ def to_mime(draft: Draft) -> bytes:
         msg["X-Maild-Ticket"] = draft.ticket_id
     msg.set_content(draft.body, charset="utf-8")  # replaces Content-* headers: set them after
     msg["Content-Language"] = "zh-CN" if draft.language == "zh" else "en"
+    for attached in draft.attachments:
+        if read_file is None:
+            raise ValueError("this mail has attachments: to_mime needs read_file")
+        maintype, _, subtype = attached["content_type"].partition("/")
+        if not subtype or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            read_file(attached["stored_as"]),
+            maintype=maintype,
+            subtype=subtype,
+            filename=attached["filename"],
+        )
     return msg.as_bytes()
 
 

@@ -8,6 +8,7 @@ their commitment runs on; staff mail is in [support] language and zone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -66,11 +67,17 @@ def draft_update(
 
 
 def draft_relay(
-    config: Config, ticket: dict[str, Any], agent: Agent, text: str, *, now: datetime
+    config: Config,
+    ticket: dict[str, Any],
+    agent: Agent,
+    text: str,
+    *,
+    attachments: Sequence[dict[str, Any]] = (),
+    now: datetime,
 ) -> Draft:
     """An agent's reply, sent on from the support address under the agent's name: a person
-    wrote it, so it says Auto-Submitted: no."""
-    return _customer_draft(
+    wrote it, so it says Auto-Submitted: no. Attached files go along, read at delivery."""
+    draft = _customer_draft(
         config,
         ticket,
         "relay",
@@ -80,6 +87,8 @@ def draft_relay(
         text=text,
         agent_name=agent.name,
     )
+    files = tuple({k: a[k] for k in ("filename", "content_type", "stored_as")} for a in attachments)
+    return replace(draft, attachments=files)
 
 
 def draft_resolution(

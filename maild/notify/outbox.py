@@ -110,7 +110,7 @@ def _attempt(
     """One delivery attempt; False when the server is unreachable and the round should stop."""
     attempts = mail["attempts"] + 1
     try:
-        transport.send(mail["envelope_from"], mail["recipients"], _render(mail))
+        transport.send(mail["envelope_from"], mail["recipients"], _render(mail, store))
     except DeliveryError as e:
         gave_up = e.permanent or now - parse_iso(mail["created_at"]) >= GIVE_UP_AFTER
         fields = {"attempts": attempts, "last_error": str(e)}
@@ -132,9 +132,9 @@ def _attempt(
     return True
 
 
-def _render(mail: dict) -> bytes:
+def _render(mail: dict, store: Store) -> bytes:
     """The mail's bytes, the same on every attempt; a draft that makes no mail fails for good."""
     try:
-        return to_mime(Draft.from_stored(mail["draft"]))
-    except (ValueError, TypeError, KeyError) as e:
+        return to_mime(Draft.from_stored(mail["draft"]), store.read_file)
+    except (ValueError, TypeError, KeyError, OSError) as e:
         raise DeliveryError(f"cannot compose this mail: {e}", permanent=True) from e
