@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from maild import workflow
@@ -26,6 +26,7 @@ from maild.tickets import event, record
 log = logging.getLogger("maild.sweep")
 
 HISTORY_LINES = 12
+RETRY_AFTER = timedelta(minutes=15)  # a ticket whose notice failed (a bug) is tried again then
 
 
 @dataclass
@@ -88,17 +89,35 @@ def sweep(store: Store, config: Config, now: datetime) -> SweepReport:
         return report
     work.sort(key=lambda item: item[:3])
     sent: dict[int, list[dict[str, Any]]] = {number: [] for number in tickets}
+    failed: set[int] = set()
     with store.batch():
         for _, _, number, notice in work:
+            if number in failed:
+                continue
             ticket = tickets[number]
-            done = _send(store, config, {**ticket, "events": ticket["events"] + sent[number]},
-                         notice, now)  # fmt: skip
+            try:
+                done = _send(store, config, {**ticket, "events": ticket["events"] + sent[number]},
+                             notice, now)  # fmt: skip
+            except Exception:
+                log.exception("%s: %s failed; the ticket is tried again later", ticket["id"],
+                              notice.key)  # fmt: skip
+                failed.add(number)
+                continue
             sent[number].append(done)
             report.count(notice.kind)
         for number, ticket in tickets.items():
-            record(store, config, ticket, sent[number], now)  # and the next check
+            if number in failed:  # what it did send stays recorded; the rest waits a while
+                store.update_ticket(number, {"events": ticket["events"] + sent[number],
+                                             "next_check_at": iso(now + RETRY_AFTER)})  # fmt: skip
+            else:
+                record(store, config, ticket, sent[number], now)  # and the next check
         for ticket in lifecycle:
-            done = workflow.advance(store, config, ticket, now)
+            try:
+                done = workflow.advance(store, config, ticket, now)
+            except Exception:
+                log.exception("%s: closing or archiving failed; tried again later", ticket["id"])
+                store.update_ticket(ticket["number"], {"next_check_at": iso(now + RETRY_AFTER)})
+                continue
             if done:
                 report.count(done)
             else:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import maild.sweep
 from maild.cli import main
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import SmtpCapture
@@ -280,3 +281,26 @@ def test_changed_sla_settings_reach_tickets_already_open(clockwork: Clockwork) -
         encoding="utf-8",
     )
     assert clockwork.kinds(f"2026-11-23T10:46:00{CST}") == [("warning", "team@maild.test")]
+
+
+def test_a_failing_notice_holds_back_only_its_ticket(
+    clockwork: Clockwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug while composing one ticket's warning must not stop the other tickets' mail."""
+    for sender in ("a@example.com", "b@example.com"):
+        clockwork.loop.deliver(customer_mail(sender, "Outage", "Everything is down"))
+    clockwork.at(f"2026-11-23T10:00:00{CST}")
+    real = maild.sweep.draft_alert
+
+    def broken(config: object, ticket: dict, *args: object, **kwargs: object) -> object:
+        if ticket["number"] == 1001:
+            raise RuntimeError("planted bug")
+        return real(config, ticket, *args, **kwargs)
+
+    monkeypatch.setattr(maild.sweep, "draft_alert", broken)
+    mails = clockwork.at(f"2026-11-23T11:31:00{CST}")
+    assert [(k, m["Subject"].split("]")[0]) for k, _, m in mails] == [("warning", "[#MD-1002")]
+    monkeypatch.setattr(maild.sweep, "draft_alert", real)
+    assert clockwork.kinds(f"2026-11-23T11:40:00{CST}") == []  # not before RETRY_AFTER
+    mails = clockwork.at(f"2026-11-23T11:47:00{CST}")
+    assert [(k, m["Subject"].split("]")[0]) for k, _, m in mails] == [("warning", "[#MD-1001")]
