@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,8 @@ from maild.threader import ticket_numbers_in
 from maild.tickets import ChangeError, change
 
 log = logging.getLogger("maild.agent_mail")
+
+ENDINGS = ("resolve", "close", "merge")  # run after the agent's words went to the customer
 
 
 def trusted(msg: ParsedMessage, config: Config) -> tuple[bool, str]:
@@ -49,23 +52,30 @@ def handle(
     *,
     attachments: Sequence[dict[str, Any]] = (),
 ) -> list[str]:
-    """Carry out the commands, relay the words (and files); returns what was done, for the log."""
+    """Carry out the commands, relay the words (and files); returns what was done, for the log.
+
+    The words go out before a command that ends the conversation (resolve, close, merge), so the
+    customer reads them first; with #resolve they become the resolution itself. Quoted lines
+    ('>') never reach the customer: a bottom-posted reply to a staff mail quotes internal text.
+    """
     mail = read_agent_mail(text)
+    words = "\n".join(line for line in mail.reply.splitlines() if not line.startswith(">"))
+    words = words.strip()
     done: list[str] = []
     errors = list(mail.errors)
-    resolved_with_words = False
-    for command in mail.commands:
-        try:
-            ticket, did = _run(store, config, ticket, agent, command, mail, now)
-            done.append(did)
-            resolved_with_words |= command.name == "resolve" and bool(mail.reply)
-        except ChangeError as e:
-            errors.append(f"{command.line.strip()}: {e}")
-    if mail.reply and not resolved_with_words:
-        ticket = workflow.reply(store, config, ticket, agent, mail.reply, now, attachments)
+    final = [c for c in mail.commands if c.name in ENDINGS]
+    resolving = any(c.name == "resolve" for c in final)
+    for command in [c for c in mail.commands if c.name not in ENDINGS]:
+        ticket = _attempt(store, config, ticket, agent, command, mail, now, done, errors)
+    if words and not resolving:
+        ticket = workflow.reply(store, config, ticket, agent, words, now, attachments)
         files = f" with {len(attachments)} attachment(s)" if attachments else ""
         done.append(f"your reply was sent to the customer{files}")
-    if not mail.commands and not mail.reply and not errors:
+    resolution = Resolution(words, tuple(attachments))
+    for command in final:
+        ticket = _attempt(store, config, ticket, agent, command, mail, now, done, errors,
+                          resolution)  # fmt: skip
+    if not mail.commands and not words and not errors:
         errors.append("nothing to do: no text for the customer and no command")
     if mail.commands or errors:
         draft = draft_agent_done(
@@ -82,6 +92,35 @@ def handle(
     return done + errors
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What the agent wrote below #resolve: it goes to the customer as the resolution."""
+
+    words: str = ""
+    attachments: tuple[dict[str, Any], ...] = ()
+
+
+def _attempt(
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    agent: Agent,
+    command: Command,
+    mail: AgentMail,
+    now: datetime,
+    done: list[str],
+    errors: list[str],
+    resolution: Resolution = Resolution(),
+) -> dict[str, Any]:
+    """Run one command, noting the outcome for the receipt; returns the ticket as it now is."""
+    try:
+        ticket, did = _run(store, config, ticket, agent, command, mail, now, resolution)
+        done.append(did)
+    except ChangeError as e:
+        errors.append(f"{command.line.strip()}: {e}")
+    return ticket
+
+
 def _run(
     store: Store,
     config: Config,
@@ -90,6 +129,7 @@ def _run(
     command: Command,
     mail: AgentMail,
     now: datetime,
+    resolution: Resolution,
 ) -> tuple[dict[str, Any], str]:
     """One command; returns the ticket as it now is and a line for the receipt."""
     actor, name, argument = agent.address, command.name, command.argument
@@ -107,8 +147,10 @@ def _run(
             store, config, ticket, argument, actor, now
         ), f"status {argument}"
     if name == "resolve":
-        note = argument or mail.reply
-        ticket = workflow.resolve(store, config, ticket, note, actor, now)
+        note = "\n\n".join(part for part in (argument, resolution.words) if part)
+        ticket = workflow.resolve(
+            store, config, ticket, note, actor, now, attachments=resolution.attachments
+        )
         return ticket, "resolved; the customer is asked to confirm"
     if name == "close":
         return workflow.close(store, config, ticket, actor, now), "closed"

@@ -111,6 +111,22 @@ _CLAUSE_SPLIT = re.compile(r"[^\w ]+")
 _MOST_WORDS = 12
 
 
+_THANKS = frozenset(
+    {
+        "thanks", "thankyou", "thankyousomuch", "thankyouverymuch", "thanksalot", "manythanks",
+        "thx", "ty", "cheers", "okthanks", "okthankyou", "谢谢", "谢谢你", "谢谢您", "多谢",
+        "感谢", "非常感谢", "十分感谢", "谢啦", "谢了", "好的谢谢", "谢谢谢谢", "谢谢啦",
+    }
+)  # fmt: skip
+
+
+def only_thanks(text: str) -> bool:
+    """A reply that only says thank you ("Thanks!", "谢谢！", "好的，谢谢"): on a closed ticket it
+    is politeness, not a new problem, and must not reopen it."""
+    words = re.sub(r"[\W_]+", "", normalise(_own_words(text)))
+    return words in _THANKS
+
+
 def confirms_resolution(text: str) -> bool:
     """Whether a reply to "we believe this is solved" is a short, clear yes. Anything longer, any
     question and any negation is not: the ticket then stays open for an agent to read."""
@@ -302,6 +318,7 @@ _STATUS_WORDS = frozenset(
 
 
 _LONGEST_STATUS_LINE = 40  # a keyword with some punctuation or an emoji around it
+_LONGEST_STATUS_BODY = 60  # under a "status" subject: a greeting and a thank-you, not a report
 
 
 def _trimmed(folded: str) -> str:
@@ -319,7 +336,8 @@ def is_status_request(subject: str, text: str) -> bool:
     subject or the whole of the body is a status keyword and nothing more, so a message that
     says anything else ("Status of my refund is wrong") still becomes a ticket."""
     if _trimmed(strip_reply_prefixes(normalise(subject))) in _STATUS_WORDS:
-        return True
+        # "Status" over a real report ("your status page shows 500 since 9am") is a problem.
+        return len(_own_words(text)) <= _LONGEST_STATUS_BODY
     # A one-word body starts with that word: only then is the rest worth reading.
     first = next((line for line in text.splitlines() if line.strip()), "")
     if first.lstrip().startswith(">"):

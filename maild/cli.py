@@ -221,7 +221,7 @@ def _tickets_list(config: Config, args: argparse.Namespace) -> int:
 
 def _ticket_number(config: Config, text: str) -> int | None:
     numbers = ticket_numbers_in(f"[{text.lstrip('#')}]", config.support.ticket_prefix)
-    return numbers[0] if numbers else int(text) if text.isdigit() else None
+    return numbers[0] if numbers else int(text) if text.isascii() and text.isdigit() else None
 
 
 def _tickets_change(config: Config, args: argparse.Namespace) -> int:
@@ -232,7 +232,11 @@ def _tickets_change(config: Config, args: argparse.Namespace) -> int:
     actor = f"cli:{getpass.getuser()}"
     command = {"change": args.change, "ticket": number, "actor": actor}
     if args.change == "reply":
-        text = sys.stdin.read() if args.stdin else args.file.read_text(encoding="utf-8")
+        try:
+            text = sys.stdin.read() if args.stdin else args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as e:
+            print(f"maild: cannot read the reply: {e}", file=sys.stderr)
+            return EXIT_USAGE
         command.update(value=text, agent=args.agent)
     else:
         command["value"] = getattr(args, "value", None) or getattr(args, "note", "")

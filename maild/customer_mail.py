@@ -1,19 +1,21 @@
 """A customer's mail on a ticket they already have: what it means depends on where the ticket is.
 
 Working on it: the words join the ticket and the clocks resume if we were waiting. Resolved: a
-short "yes" confirms and closes; anything else reopens. Closed: a survey answer is a score;
-anything else reopens within `reopen_within`, and after that starts a new ticket linked to the
-old one (decided by `continues`, before the message is stored).
+short "yes" (or a plain thank-you) confirms and closes; anything else reopens. Closed: a reply
+to the survey with a score is a rating, a plain thank-you is politeness, anything else reopens
+within `reopen_within`, and after that starts a new ticket linked to the old one (decided by
+`continues`, before the message is stored).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from maild import workflow
-from maild.answers import confirms_resolution, read_survey_answer
+from maild.answers import confirms_resolution, only_thanks, read_survey_answer
 from maild.clock import parse_iso
 from maild.config import Config
 from maild.notify import wording
@@ -25,9 +27,15 @@ from maild.tickets import event, lifecycle_due, record, wall
 log = logging.getLogger("maild.customer_mail")
 
 
-def continues(ticket: dict[str, Any], words: str, config: Config, now: datetime) -> bool:
+def continues(
+    ticket: dict[str, Any],
+    words: str,
+    replying_to: Sequence[str],
+    config: Config,
+    now: datetime,
+) -> bool:
     """Whether this mail belongs on the ticket, or (a closed ticket, long ago) on a new one."""
-    if ticket["status"] != "closed" or _survey_answer(ticket, words) is not None:
+    if ticket["status"] != "closed" or _survey_answer(ticket, words, replying_to) is not None:
         return True
     closed_at = ticket.get("closed_at")
     if closed_at is None:
@@ -43,22 +51,33 @@ def handle(
     sender: str,
     message_id: str,
     words: str,
+    replying_to: Sequence[str],
     now: datetime,
     fields: dict[str, Any],
 ) -> str:
-    """Record the customer's message on the ticket and do what it means; returns what that was."""
+    """Record the message on the ticket and do what it means; returns what that was.
+
+    Only the ticket's customer confirms, rates or reopens: a colleague in Cc, or mail from an
+    agent's address that could not be trusted, adds words and nothing more.
+    """
     wrote = event(now, sender, "customer_message", message_id=message_id)
+    if sender.lower() != ticket["customer"].lower():
+        record(store, config, ticket, [wrote], now, **fields)
+        return "added (from someone other than the customer)"
     fields = {**fields, "last_message_id": message_id}
     status = ticket["status"]
-    if status == "resolved" and confirms_resolution(words):
+    if status == "resolved" and (confirms_resolution(words) or only_thanks(words)):
         ticket = record(store, config, ticket, [wrote], now, **fields)
         workflow.close(store, config, ticket, sender, now, confirmed=True)
         return "confirmed the resolution"
-    score = _survey_answer(ticket, words) if status == "closed" else None
+    score = _survey_answer(ticket, words, replying_to) if status == "closed" else None
     if score is not None:
         ticket = record(store, config, ticket, [wrote], now, **fields)
         workflow.rate(store, config, ticket, score[0], score[1], now)
         return f"rated {score[0]}"
+    if status == "closed" and only_thanks(words):
+        record(store, config, ticket, [wrote], now, **fields)
+        return "thanked us"
     if status in ("resolved", "closed"):
         ticket = record(store, config, ticket, [wrote], now, **fields)
         workflow.reopen(store, config, ticket, sender, now)
@@ -71,9 +90,13 @@ def handle(
     return "added"
 
 
-def _survey_answer(ticket: dict[str, Any], words: str) -> tuple[int, str] | None:
-    """(score, comment) when this is an answer to the ticket's survey."""
-    if not ticket.get("survey_sent_at"):
+def _survey_answer(
+    ticket: dict[str, Any], words: str, replying_to: Sequence[str]
+) -> tuple[int, str] | None:
+    """(score, comment) when this is a reply to the ticket's survey mail that gives a score:
+    "1 more thing: it fails again" sent as a new mail is not a rating."""
+    survey = ticket.get("survey_message_id")
+    if survey is None or survey not in replying_to:
         return None
     answer = read_survey_answer(words)
     return None if answer.score is None else (answer.score, answer.comment)

@@ -24,7 +24,13 @@ from maild.intake.parse_pool import Parsed, ParserPool
 from maild.language import detect_language
 from maild.notify import wording
 from maild.notify.compose import draft_acknowledgement
-from maild.notify.notices import customer_zone, draft_new_ticket, draft_status, draft_untrusted
+from maild.notify.notices import (
+    customer_zone,
+    draft_agent_lost,
+    draft_new_ticket,
+    draft_status,
+    draft_untrusted,
+)
 from maild.notify.outbox import queue_mail
 from maild.store import Store
 from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
@@ -85,21 +91,26 @@ def ingest(
 
     words = trim_reply(msg.text)
     agent = config.agent(msg.from_addr)
-    distrust = ""
-    if agent is not None:
-        trusted, distrust = agent_mail.trusted(msg, config)
-        if trusted and ticket is not None:
-            stored = _store_message(store, msg, raw, ticket=ticket["number"], kind="agent",
-                                    now=now, note=None)  # fmt: skip
-            store.update_ticket(ticket["number"], _counted(ticket, now))
-            ticket = {**ticket, **_counted(ticket, now)}
-            files = [a for a in stored if not a["inline"]]  # not a signature's logo
-            agent_mail.handle(store, config, ticket, agent, words, now, attachments=files)
-            return Outcome("added", msg.message_id, ticket["number"], "agent")
+    trusted, distrust = agent_mail.trusted(msg, config) if agent else (False, "")
+    if agent is not None and trusted:
+        if ticket is None:
+            _store_message(store, msg, raw, ticket=None, kind="agent", now=now, note=None)
+            draft = draft_agent_lost(config, agent, subject=msg.subject, now=now)
+            queue_mail(store, draft, ticket=None, kind="receipt", automatic=True, now=now)
+            log.info("agent %s wrote without a ticket token: told so", agent.key)
+            return Outcome("filtered", msg.message_id, None, "agent mail without a ticket")
+        stored = _store_message(store, msg, raw, ticket=ticket["number"], kind="agent", now=now,
+                                note=None)  # fmt: skip
+        store.update_ticket(ticket["number"], _counted(ticket, now))
+        ticket = {**ticket, **_counted(ticket, now)}
+        files = [a for a in stored if not a["inline"]]  # not a signature's logo
+        agent_mail.handle(store, config, ticket, agent, words, now, attachments=files)
+        return Outcome("added", msg.message_id, ticket["number"], "agent")
     if is_status_request(msg.subject, words):
         return _answer_status_request(store, msg, raw, config=config, ticket=ticket, now=now)
     linked_to = None
-    if ticket is not None and not customer_mail.continues(ticket, words, config, now):
+    replying_to = (*msg.in_reply_to, *msg.references)
+    if ticket is not None and not customer_mail.continues(ticket, words, replying_to, config, now):
         linked_to, ticket = ticket["number"], None
     if ticket is None:
         outcome = _open_ticket(store, msg, raw, config=config, now=now, linked_to=linked_to)
@@ -114,13 +125,14 @@ def ingest(
             sender=msg.from_addr,
             message_id=msg.message_id,
             words=words,
+            replying_to=replying_to,
             now=now,
             fields=_counted(ticket, now),
         )
         log.info("%s from %s on %s (by %s): %s", msg.message_id, msg.from_addr, ticket["id"],
                  match.how, did)  # fmt: skip
         outcome = Outcome("added", msg.message_id, number)
-    if agent is not None and number is not None:
+    if agent is not None and not trusted and number is not None:
         _tell_agent_untrusted(store, config, agent, number, distrust, now)
     return outcome
 

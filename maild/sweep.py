@@ -39,7 +39,8 @@ class SweepReport:
 
 
 def policies_fingerprint(config: Config) -> str:
-    """What the stored check times were computed from: policies, calendars and escalation."""
+    """What the stored check times were computed from: policies, calendars, escalation and
+    the lifecycle durations."""
     parts = []
     for name, policy in sorted(config.policies.items()):
         calendar = policy.calendar
@@ -49,6 +50,7 @@ def policies_fingerprint(config: Config) -> str:
         parts.append((name, str(policy.first_response), str(policy.update_every),
                       str(policy.resolve), repr(calendar), dates))  # fmt: skip
     parts.append(repr(config.escalation))
+    parts.append(repr(config.lifecycle))  # when resolved tickets close and closed ones archive
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -59,7 +61,8 @@ def recheck_if_policies_changed(store: Store, config: Config, now: datetime) -> 
     if store.state("sla_fingerprint") == fingerprint:
         return 0
     with store.batch():
-        open_tickets = [t for t in store.tickets() if t["status"] not in DONE_STATUSES]
+        open_tickets = [t for t in store.tickets() if t.get("next_check_at") or
+                        t["status"] not in DONE_STATUSES]  # fmt: skip
         for ticket in open_tickets:
             record(store, config, ticket, [], now)
         store.set_state("sla_fingerprint", fingerprint)

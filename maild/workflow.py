@@ -98,13 +98,22 @@ def set_status(
 
 
 def resolve(
-    store: Store, config: Config, ticket: dict[str, Any], note: str, actor: str, now: datetime
+    store: Store,
+    config: Config,
+    ticket: dict[str, Any],
+    note: str,
+    actor: str,
+    now: datetime,
+    *,
+    attachments: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Ask the customer to confirm the resolution by replying; silence closes it later."""
     if ticket["status"] in DONE_STATUSES:
         raise ChangeError(f"{ticket['id']} is already {ticket['status']}")
     autoclose_on = now + wall(config.lifecycle.autoclose_after)
-    draft = draft_resolution(config, ticket, note, autoclose_on=autoclose_on, now=now)
+    draft = draft_resolution(
+        config, ticket, note, autoclose_on=autoclose_on, attachments=attachments, now=now
+    )
     queue_mail(store, draft, ticket=ticket["number"], kind="resolution", automatic=False, now=now)
     events = [{**_status(ticket, "resolved", actor, now), "detail": {
         "from": ticket["status"], "to": "resolved", "note": note.strip()}}]  # fmt: skip
@@ -135,12 +144,14 @@ def close(
     fields["confirmed"] = confirmed
     closing = {**ticket, **fields}
     if notify and ticket.get("updates", True):
-        draft = draft_closed(config, closing, confirmed=confirmed, now=now)
+        how = "confirmed" if confirmed else "silence" if actor == "maild" else "closed"
+        draft = draft_closed(config, closing, how=how, now=now)
         queue_mail(store, draft, ticket=ticket["number"], kind="closed", automatic=True, now=now)
-        surveyed = _survey_if_due(store, config, closing, now)
-        if surveyed:
-            events.append(surveyed)
+        survey = _survey_if_due(store, config, closing, now)
+        if survey:
+            events.append(event(now, "maild", "survey_sent", message_id=survey))
             fields["survey_sent_at"] = iso(now)
+            fields["survey_message_id"] = survey
     log.info("%s: closed by %s%s", ticket["id"], actor, " (confirmed)" if confirmed else "")
     return record(store, config, ticket, events, now, **fields)
 
@@ -148,14 +159,17 @@ def close(
 def reopen(
     store: Store, config: Config, ticket: dict[str, Any], actor: str, now: datetime
 ) -> dict[str, Any]:
-    """Back to work: the SLA clocks resume where they stopped."""
+    """Back to work: the SLA clocks resume where they stopped; an archived ticket is back in
+    the lists, and the old confirmation and survey no longer count."""
     if ticket["status"] in OPEN_STATUSES or ticket["status"] == WAITING_STATUS:
         raise ChangeError(f"{ticket['id']} is not resolved or closed")
+    if ticket.get("merged_into"):
+        raise ChangeError(f"{ticket['id']} was merged into {ticket['merged_into']}: reopen that")
     events = [event(now, actor, "reopened"), _status(ticket, "open", actor, now)]
     log.info("%s: reopened by %s", ticket["id"], actor)
     return record(
         store, config, ticket, events, now, status="open", resolved_at=None, closed_at=None,
-        updated_at=iso(now),
+        archived_at=None, confirmed=False, survey_message_id=None, updated_at=iso(now),
     )  # fmt: skip
 
 
@@ -167,6 +181,13 @@ def merge(
     target = ticket_or_error(store, into)
     if target["number"] == ticket["number"] or target.get("merged_into"):
         raise ChangeError(f"cannot merge {ticket['id']} into {target['id']}")
+    if ticket.get("merged_into") or ticket["status"] == "closed":
+        raise ChangeError(f"{ticket['id']} is closed already")
+    if target["customer"].lower() != ticket["customer"].lower():
+        raise ChangeError(
+            f"{ticket['id']} and {target['id']} are different customers' tickets: "
+            "answer each customer in their own"
+        )
     record(
         store, config, target, [event(now, actor, "merged", **{"from": ticket["id"]})], now,
         updated_at=iso(now),
@@ -218,8 +239,16 @@ def rate(
 
 def _survey_if_due(
     store: Store, config: Config, ticket: dict[str, Any], now: datetime
-) -> dict[str, Any] | None:
-    """One survey per customer per `survey_every`; the time of the last one is kept per address."""
+) -> str | None:
+    """The survey's Message-ID, when one is due: a ticket somebody worked on, and one survey per
+    customer per `survey_every` (the time of the last one is kept per address)."""
+    worked = any(
+        e["action"] == "agent_reply"
+        or (e["action"] == "status" and e["detail"]["to"] == "resolved")
+        for e in ticket["events"]
+    )
+    if not worked:  # spam or a duplicate closed at once: nothing to rate
+        return None
     key = f"survey:{ticket['customer'].lower()}"
     last = store.state(key)
     if last is not None and parse_iso(last) > now - wall(config.lifecycle.survey_every):
@@ -227,7 +256,7 @@ def _survey_if_due(
     draft = draft_survey(config, ticket, now=now)
     queue_mail(store, draft, ticket=ticket["number"], kind="survey", automatic=True, now=now)
     store.set_state(key, iso(now))
-    return event(now, "maild", "survey_sent")
+    return draft.message_id
 
 
 def advance(store: Store, config: Config, ticket: dict[str, Any], now: datetime) -> str | None:

@@ -210,9 +210,19 @@ def test_not_confirmed_reopens_and_silence_closes_after_five_days(desk: Clockwor
 def test_low_score_opens_a_review_with_the_team_lead(desk: Clockwork) -> None:
     open_ticket(desk)
     desk.loop.deliver(
-        agent_mail("alice@staff.example", "Re: [#MD-1001] x", "#close", Authentication_Results=PASS)
+        agent_mail(
+            "alice@staff.example",
+            "Re: [#MD-1001] x",
+            "#close\nThe invoice was sent today; I am closing this.",
+            Authentication_Results=PASS,
+        )
     )
-    survey = only(desk.at(at("11:00")), "survey")
+    mails = desk.at(at("11:00"))
+    # The words first, then the closing note (worded for an agent's close) and the survey.
+    assert [k for k, _, _ in mails] == ["reply", "closed", "survey", "receipt"]
+    closed = only(mails, "closed").get_body().get_content()
+    assert "已关闭" in closed and "一直未收到" not in closed and "感谢您的确认" not in closed
+    survey = only(mails, "survey")
     desk.loop.deliver(
         customer_mail(
             "wang@example.cn",
@@ -417,3 +427,107 @@ def test_an_agents_attachment_reaches_the_customer_but_not_the_signature_logo(
     files = [(p.get_filename(), p.get_content()) for p in relay.iter_attachments()]
     assert files == [("发票-8848.pdf", b"%PDF-1.4 invoice")]
     assert "发票见附件" in relay.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_only_the_customer_confirms_and_a_forged_yes_changes_nothing(desk: Clockwork) -> None:
+    open_ticket(desk)
+    desk.loop.deliver(
+        agent_mail(
+            "alice@staff.example",
+            "Re: [#MD-1001] x",
+            "#resolve\nDone.",
+            Authentication_Results=PASS,
+        )
+    )
+    desk.at(at("11:00"))
+    for sender in ("alice@staff.example", "stranger@example.org"):  # forged agent, a stranger
+        desk.loop.deliver(customer_mail(sender, "Re: [#MD-1001] 发票问题", "yes"))
+    kinds = desk.kinds(at("11:30"))
+    assert ("untrusted", "alice@staff.example") in kinds and (
+        "closed",
+        "wang@example.cn",
+    ) not in kinds
+    assert desk.show("MD-1001", at("11:31"))["status"] == "resolved"
+
+
+def test_resolve_summary_and_text_both_reach_the_customer(desk: Clockwork) -> None:
+    open_ticket(desk)
+    desk.loop.deliver(
+        agent_mail(
+            "alice@staff.example",
+            "Re: [#MD-1001] x",
+            "#resolve sent by courier\nDear Wang, tracking number SF123456.",
+            Authentication_Results=PASS,
+        )
+    )
+    mails = desk.at(at("11:00"))
+    assert sorted(k for k, _, _ in mails) == ["receipt", "resolution"]  # one mail to Wang
+    text = only(mails, "resolution").get_body().get_content()
+    assert "sent by courier" in text and "SF123456" in text
+
+
+def test_closed_tickets_a_thank_you_and_a_new_mail_starting_with_a_number(desk: Clockwork) -> None:
+    open_ticket(desk)
+    desk.loop.deliver(
+        agent_mail(
+            "alice@staff.example",
+            "Re: [#MD-1001] x",
+            "#close\nClosing.",
+            Authentication_Results=PASS,
+        )
+    )
+    desk.at(at("11:00"))
+    desk.loop.deliver(customer_mail("wang@example.cn", "Re: [#MD-1001] 发票问题", "谢谢！"))
+    desk.at(at("11:30"))
+    assert desk.show("MD-1001", at("11:31"))["status"] == "closed"  # politeness, not a problem
+    # Not a reply to the survey: "1 more thing" is a problem report, not a score of 1.
+    desk.loop.deliver(
+        customer_mail(
+            "wang@example.cn", "Re: [#MD-1001] 发票问题", "1 more thing: the invoice title is wrong"
+        )
+    )
+    desk.at(at("12:00"))
+    shown = desk.show("MD-1001", at("12:01"))
+    assert (shown["status"], shown["satisfaction"]) == ("open", None)
+
+
+def test_an_agent_mail_without_a_ticket_opens_nothing(desk: Clockwork) -> None:
+    desk.loop.deliver(
+        agent_mail("alice@staff.example", "Quick question", "#take", Authentication_Results=PASS)
+    )
+    [(kind, to, mail)] = desk.at(T0)
+    assert (kind, to) == ("lost", "alice@staff.example")
+    assert "names no ticket" in mail.get_content()
+    assert desk.loop.tickets(desk.capsys) == []
+
+
+def test_a_status_subject_over_a_real_report_opens_a_ticket(desk: Clockwork) -> None:
+    desk.loop.deliver(
+        customer_mail(
+            "shop@example.com",
+            "Status",
+            "Your status page has shown HTTP 500 since 9am and our shop is down.\nPlease help!",
+        )
+    )
+    assert ("ack", "shop@example.com") in desk.kinds(T0)
+
+
+def test_reopening_an_archived_ticket_brings_it_back(desk: Clockwork) -> None:
+    open_ticket(desk)
+    desk.loop.deliver(
+        agent_mail(
+            "alice@staff.example",
+            "Re: [#MD-1001] x",
+            "#close\nClosing.",
+            Authentication_Results=PASS,
+        )
+    )
+    desk.at(at("11:00"))
+    desk.at(f"2027-03-01T10:00:00{CST}")  # archived
+    assert desk.loop.tickets(desk.capsys) == []
+    code, _ = desk.loop.maild(
+        "tickets", "reopen", "MD-1001", "--now", f"2027-03-01T10:05:00{CST}", capsys=desk.capsys
+    )
+    assert code == 0
+    [ticket] = desk.loop.tickets(desk.capsys)
+    assert (ticket["id"], ticket["status"], ticket["confirmed"]) == ("MD-1001", "open", False)

@@ -93,6 +93,7 @@ def _kind(msg: email.message.EmailMessage) -> str:
         ("Repeated complaints", "complaints"),
         ("not trusted", "untrusted"),
         ("Not all done", "receipt"),
+        ("Not done:", "lost"),
         ("Done:", "receipt"),
         ("Resolved:", "resolution"),
         ("已解决：", "resolution"),

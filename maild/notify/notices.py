@@ -87,32 +87,42 @@ def draft_relay(
         text=text,
         agent_name=agent.name,
     )
-    files = tuple({k: a[k] for k in ("filename", "content_type", "stored_as")} for a in attachments)
-    return replace(draft, attachments=files)
+    return replace(draft, attachments=_files(attachments))
+
+
+def _files(attachments: Sequence[dict[str, Any]]) -> tuple[dict[str, str], ...]:
+    """What a draft keeps of a stored attachment: enough to attach it at delivery."""
+    return tuple({k: a[k] for k in ("filename", "content_type", "stored_as")} for a in attachments)
 
 
 def draft_resolution(
-    config: Config, ticket: dict[str, Any], note: str, *, autoclose_on: datetime, now: datetime
+    config: Config,
+    ticket: dict[str, Any],
+    note: str,
+    *,
+    autoclose_on: datetime,
+    attachments: Sequence[dict[str, Any]] = (),
+    now: datetime,
 ) -> Draft:
     """'We believe this is solved': confirm by replying, never by a link a scanner could follow."""
-    return _customer_draft(
+    policy = config.policy_for(ticket["priority"], ticket["category"])
+    draft = _customer_draft(
         config,
         ticket,
         "resolution",
         now=now,
         note=note.strip(),
-        autoclose_on=wording.moment(autoclose_on, config.support.timezone),
+        autoclose_on=wording.moment(autoclose_on, customer_zone(policy, config)),
     )
+    return replace(draft, attachments=_files(attachments))
 
 
-def draft_closed(
-    config: Config, ticket: dict[str, Any], *, confirmed: bool, now: datetime
-) -> Draft:
+def draft_closed(config: Config, ticket: dict[str, Any], *, how: str, now: datetime) -> Draft:
+    """The closing note; `how` is "confirmed" (by the customer), "silence" (after a resolution
+    nobody answered) or "closed" (by an agent)."""
     language = ticket["language"]
     reopen = wording.commitment(config.lifecycle.reopen_within, _ROUND_THE_CLOCK, language)
-    return _customer_draft(
-        config, ticket, "closed", now=now, confirmed=confirmed, reopen_within=reopen
-    )
+    return _customer_draft(config, ticket, "closed", now=now, how=how, reopen_within=reopen)
 
 
 def draft_survey(config: Config, ticket: dict[str, Any], *, now: datetime) -> Draft:
@@ -172,6 +182,21 @@ def draft_agent_done(
         errors=[one_line(line, 200) for line in errors],
         valid_commands=valid_commands,
     )
+
+
+def draft_agent_lost(config: Config, agent: Agent, *, subject: str, now: datetime) -> Draft:
+    """An agent wrote to the support address without a ticket token: say so, do nothing."""
+    language = config.support.language
+    title, body = render(
+        "agent_lost",
+        language,
+        subject=one_line(subject, 120),
+        prefix=config.support.ticket_prefix,
+        support_address=config.support.address,
+        support_name=config.support.name,
+    )
+    return _draft(config, to=(agent.address,), subject=title, body=body, language=language,
+                  ticket_id="", now=now)  # fmt: skip
 
 
 def draft_untrusted(
