@@ -317,6 +317,9 @@ _STATUS_WORDS = frozenset(
 )
 
 
+# Every status keyword contains one of these (after NFKC and casefold): most subjects are
+# rejected before the costlier Traditional-to-Simplified conversion.
+_STATUS_HINT = re.compile("status|tickets|[状狀进進度态態查询詢工]")
 _LONGEST_STATUS_LINE = 40  # a keyword with some punctuation or an emoji around it
 _LONGEST_STATUS_BODY = 60  # under a "status" subject: a greeting and a thank-you, not a report
 
@@ -335,7 +338,8 @@ def is_status_request(subject: str, text: str) -> bool:
     """Whether a message to the support address only asks for the state of one's tickets: the
     subject or the whole of the body is a status keyword and nothing more, so a message that
     says anything else ("Status of my refund is wrong") still becomes a ticket."""
-    if _trimmed(strip_reply_prefixes(normalise(subject))) in _STATUS_WORDS:
+    hinted = _STATUS_HINT.search(unicodedata.normalize("NFKC", subject).casefold())
+    if hinted and _trimmed(strip_reply_prefixes(normalise(subject))) in _STATUS_WORDS:
         # "Status" over a real report ("your status page shows 500 since 9am") is a problem.
         return len(_own_words(text)) <= _LONGEST_STATUS_BODY
     # A one-word body starts with that word: only then is the rest worth reading.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -31,8 +32,10 @@ class FixedClock:
         return self.instant
 
 
+@functools.lru_cache(maxsize=64)
 def iso(moment: datetime) -> str:
-    """How maild stores and prints times: ISO 8601 in UTC, to the second."""
+    """How maild stores and prints times: ISO 8601 in UTC, to the second. Cached: one ingest
+    batch or sweep formats the same `now` for every event it writes."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
