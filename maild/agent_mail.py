@@ -63,18 +63,27 @@ def handle(
     words = words.strip()
     done: list[str] = []
     errors = list(mail.errors)
+
+    def attempt(command: Command, resolution: Resolution = Resolution()) -> None:
+        """Run one command, noting the outcome for the receipt."""
+        nonlocal ticket
+        try:
+            ticket, did = _run(store, config, ticket, agent, command, mail, now, resolution)
+            done.append(did)
+        except ChangeError as e:
+            errors.append(f"{command.line.strip()}: {e}")
+
     final = [c for c in mail.commands if c.name in ENDINGS]
     resolving = any(c.name == "resolve" for c in final)
     for command in [c for c in mail.commands if c.name not in ENDINGS]:
-        ticket = _attempt(store, config, ticket, agent, command, mail, now, done, errors)
+        attempt(command)
     if words and not resolving:
         ticket = workflow.reply(store, config, ticket, agent, words, now, attachments)
         files = f" with {len(attachments)} attachment(s)" if attachments else ""
         done.append(f"your reply was sent to the customer{files}")
     resolution = Resolution(words, tuple(attachments))
     for command in final:
-        ticket = _attempt(store, config, ticket, agent, command, mail, now, done, errors,
-                          resolution)  # fmt: skip
+        attempt(command, resolution)
     if not mail.commands and not words and not errors:
         errors.append("nothing to do: no text for the customer and no command")
     if mail.commands or errors:
@@ -98,27 +107,6 @@ class Resolution:
 
     words: str = ""
     attachments: tuple[dict[str, Any], ...] = ()
-
-
-def _attempt(
-    store: Store,
-    config: Config,
-    ticket: dict[str, Any],
-    agent: Agent,
-    command: Command,
-    mail: AgentMail,
-    now: datetime,
-    done: list[str],
-    errors: list[str],
-    resolution: Resolution = Resolution(),
-) -> dict[str, Any]:
-    """Run one command, noting the outcome for the receipt; returns the ticket as it now is."""
-    try:
-        ticket, did = _run(store, config, ticket, agent, command, mail, now, resolution)
-        done.append(did)
-    except ChangeError as e:
-        errors.append(f"{command.line.strip()}: {e}")
-    return ticket
 
 
 def _run(
