@@ -24,6 +24,7 @@ from maild.store import Store
 
 SUPPORT = "support@demo.example"
 TEAM = "team@demo.example"
+AGENT = "alice@demo.example"
 
 
 def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
@@ -38,6 +39,9 @@ def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
             "smtp": {"transport": "folder", "folder": str(outgoing)},
             "teams": {"support": {"address": TEAM, "lead": "lead@demo.example"}},
             "escalation": {"page": ["oncall@demo.example"]},
+            "agents": {"alice": {"address": AGENT, "name": "Alice Wang", "team": "support"}},
+            # Loopback only: nobody else can deliver here, so the agent's mail needs no DKIM.
+            "security": {"trust_agent_mail": "always"},
         }
     )
     print(f"maild demo: data in {root}, SMTP listener on 127.0.0.1:{port}\n")
@@ -51,6 +55,11 @@ def run_demo(*, port: int, directory: Path | None, keep_running: bool) -> int:
         seen = {p.name for p in outgoing.glob("*.eml")}
         for reply in _replies(outgoing):
             _send(port, reply)
+        service.cycle()
+        _show_sent(outgoing, already=seen)
+        seen = {p.name for p in outgoing.glob("*.eml")}
+        for answer in _agent_answers(outgoing):
+            _send(port, answer)
         service.cycle()
         _show_sent(outgoing, already=seen)
         _show_tickets(store)
@@ -125,6 +134,27 @@ def _replies(outgoing: Path) -> list[bytes]:
         reply.set_content("补充一下：登录时提示“服务器内部错误 500”。", charset="gbk")
         replies.append(reply.as_bytes())
     return replies
+
+
+def _agent_answers(outgoing: Path) -> list[bytes]:
+    """Alice takes Wang Wei's ticket and answers him by replying to the new-ticket notice."""
+    answers = []
+    for path in sorted(outgoing.glob("*.eml")):
+        notice = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if notice["To"] != TEAM or "系统崩溃" not in str(notice["Subject"]):
+            continue
+        answer = EmailMessage()
+        answer["From"] = f"Alice Wang <{AGENT}>"
+        answer["To"] = SUPPORT
+        answer["Subject"] = f"Re: {notice['Subject']}"
+        answer["Message-ID"] = make_msgid(domain="demo.example")
+        answer["In-Reply-To"] = notice["Message-ID"]
+        answer.set_content(
+            "#take\n王先生您好，我们已定位到登录服务的故障，正在修复，预计一小时内恢复。\n\n"
+            "-- \nAlice Wang\n\n> A new ticket has arrived for team support.\n"
+        )
+        answers.append(answer.as_bytes())
+    return answers
 
 
 def _send(port: int, raw: bytes) -> None:

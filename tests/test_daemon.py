@@ -225,12 +225,15 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
     out = result.stdout
     assert "我们已收到您的问题：系统崩溃，无法登录" in out
     assert "We have received your request: Payment failed" in out
-    assert "MD-1001  new   2 message(s)  urgent/incident  wang.wei@example.cn" in out
+    assert "MD-1001  open  3 message(s)  urgent/incident  wang.wei@example.cn" in out
+    assert "王先生您好，我们已定位到登录服务的故障" in out  # Alice's answer, relayed
+    assert "=== sent to alice@demo.example: [#MD-1001] Done" in out  # and her receipt
     assert "not answered: bob@example.org" in out
     assert "=== sent to team@demo.example: [#MD-1002] New urgent ticket: Payment failed" in out
     assert "=== sent to oncall@demo.example: [#MD-1003] PAGE" in out
-    # three acknowledgements, three team notices, three pages (all three are urgent)
-    assert len(list((tmp_path / "outgoing").glob("*.eml"))) == 9
+    # three acknowledgements, three team notices, three pages (all three are urgent), the agent's
+    # answer relayed and her receipt
+    assert len(list((tmp_path / "outgoing").glob("*.eml"))) == 11
 
 
 def _intake(config: Config, store: Store) -> MailboxIntake:
