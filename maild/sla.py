@@ -208,6 +208,8 @@ def plan(
     due: list[Notice] = []
     upcoming: list[datetime] = []
     for commitment, clock in clocks(events, policy, now).items():
+        if clock.stopped_at is not None:
+            continue  # kept (or missed) and done with: a warning now would only be noise
         for notice in _thresholds(commitment, clock, escalation, skip=sent):
             if notice.at > now:
                 if clock.running:
