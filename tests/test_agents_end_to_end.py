@@ -531,3 +531,56 @@ def test_reopening_an_archived_ticket_brings_it_back(desk: Clockwork) -> None:
     assert code == 0
     [ticket] = desk.loop.tickets(desk.capsys)
     assert (ticket["id"], ticket["status"], ticket["confirmed"]) == ("MD-1001", "open", False)
+
+
+OUTLOOK_ZH_HTML = """<html><body><div>王先生您好，<br>密码已重置，请用临时密码登录。</div>
+<div><br></div><div>Alice</div>
+<div style="border-top:solid #E1E1E1 1.0pt">
+<p><b>发件人:</b> Test Support &lt;support@maild.test&gt;<br>
+<b>发送时间:</b> 2026年11月23日 10:00<br><b>收件人:</b> team@maild.test<br>
+<b>主题:</b> [#MD-1001] New general ticket: 发票问题</p></div>
+<p>A new ticket has arrived for team support. internal-only-line</p></body></html>"""
+
+GMAIL_TEXT = """Hi Wang, the invoice went out this morning.
+
+On Mon, 23 Nov 2026 at 10:00, Test Support <support@maild.test> wrote:
+> A new ticket has arrived for team support. internal-only-line
+> Classified by: billing
+"""
+
+FOXMAIL_TEXT = """发票已寄出，请查收。
+
+------------------ 原始邮件 ------------------
+发件人: "Test Support"<support@maild.test>;
+发送时间: 2026年11月23日(星期一) 上午10:00
+主题: [#MD-1001] New general ticket
+A new ticket has arrived for team support. internal-only-line
+"""
+
+
+@pytest.mark.parametrize(
+    ("html", "body", "kept"),
+    [
+        (True, OUTLOOK_ZH_HTML, "密码已重置，请用临时密码登录"),
+        (False, GMAIL_TEXT, "the invoice went out this morning"),
+        (False, FOXMAIL_TEXT, "发票已寄出，请查收"),
+    ],
+    ids=["outlook-zh-html", "gmail", "foxmail"],
+)
+def test_agent_replies_from_real_clients_reach_the_customer_without_their_history(
+    desk: Clockwork, html: bool, body: str, kept: str
+) -> None:
+    open_ticket(desk)
+    reply = EmailMessage()
+    reply["From"] = "Alice Wang <alice@staff.example>"
+    reply["To"] = "support@maild.test"
+    reply["Subject"] = "答复: [#MD-1001] New general ticket: 发票问题"
+    reply["Message-ID"] = make_msgid(domain="staff.example")
+    reply["Authentication-Results"] = PASS
+    reply.set_content(body, subtype="html" if html else "plain")
+    desk.loop.deliver(reply.as_bytes())
+    [(kind, to, relay)] = desk.at(at("10:30"))
+    assert (kind, to) == ("reply", "wang@example.cn")
+    text = relay.get_body().get_content()
+    assert kept in text
+    assert "internal-only-line" not in text and "support@maild.test" not in text
