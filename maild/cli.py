@@ -11,7 +11,7 @@ import os
 import re
 import signal
 import sys
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +135,20 @@ def _parser() -> argparse.ArgumentParser:
     searching.add_argument("--json", action="store_true", help="machine-readable output")
     searching.set_defaults(handler=_tickets_search)
     exporting = which.add_parser("export", help="every ticket, as JSON lines or CSV")
-    exporting.add_argument("--since", type=_aware_time, help="only tickets updated since")
+    exporting.add_argument(
+        "--since", type=_since, help="only tickets updated since (a date, or a time with offset)"
+    )
     exporting.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     exporting.set_defaults(handler=_tickets_export)
     return parser
+
+
+def _since(text: str) -> datetime:
+    """A date (midnight UTC) or a full ISO 8601 time with its offset."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time(0), UTC)
+    except ValueError:
+        return _aware_time(text)
 
 
 def _aware_time(text: str) -> datetime:

@@ -344,6 +344,9 @@ def test_cli_reply_assign_resolve_search_and_export(desk: Clockwork, tmp_path: P
     assert (row["id"], row["assignee"], row["status"]) == ("MD-1001", "alice", "resolved")
     code, out = desk.loop.maild("tickets", "export", capsys=desk.capsys)
     assert json.loads(out.splitlines()[0])["customer"] == "wang@example.cn"
+    for since, count in (("2026-11-23", 1), ("2026-11-24", 0)):
+        code, out = desk.loop.maild("tickets", "export", "--since", since, capsys=desk.capsys)
+        assert code == 0 and len(out.splitlines()) == count
 
 
 def test_waiting_on_the_customer_pauses_until_they_answer(desk: Clockwork) -> None:
