@@ -12,15 +12,18 @@ import re
 import signal
 import sys
 from datetime import UTC, date, datetime, time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from maild import __version__, commands
 from maild.clock import Clock, FixedClock, SystemClock, iso
 from maild.config import Config, ConfigError, config_path, load_config
+from maild.logs import LOG_FORMATS, register_secret, setup_logging
 from maild.notify import wording
 from maild.search import search
 from maild.service import Service, ServiceError
+from maild.status import collect
 from maild.store import Store, StoreError
 from maild.sweep import sla_view
 from maild.threader import ticket_numbers_in
@@ -32,21 +35,21 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("mailparser").setLevel(logging.ERROR)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
+    setup_logging(args.log_level, args.log_format)
     if args.command == "demo":
         from maild.demo import run_demo
 
         return run_demo(port=args.port, directory=args.dir, keep_running=not args.exit)
+    if args.command == "init":
+        return _init(config_path(args.config), args.data)
     try:
         config = load_config(config_path(args.config))
     except ConfigError as e:
         print(f"maild: configuration problems:\n{e}", file=sys.stderr)
         return EXIT_USAGE
+    for secret in (config.imap.password if config.imap else None, config.smtp.password):
+        if secret:
+            register_secret(secret)  # whatever logs it by accident, it reads ***
     try:
         return int(args.handler(config, args))
     except (StoreError, ServiceError) as e:
@@ -63,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
+    parser.add_argument(
+        "--log-format", default="text", choices=LOG_FORMATS,
+        help="text (one line per event; journald-aware) or json (for log shippers)",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the daemon in the foreground").set_defaults(handler=_run)
@@ -72,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     once.set_defaults(handler=_once)
     commands.add_parser("check", help="check config, IMAP and SMTP").set_defaults(handler=_check)
+    init = commands.add_parser("init", help="write a commented config and the data directory")
+    init.add_argument(
+        "--data", type=Path, default=Path("/var/lib/maild"), help="data directory to create"
+    )
+    status = commands.add_parser("status", help="is the daemon running, and is it well")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_status)
 
     demo = commands.add_parser("demo", help="the whole loop on loopback, no mail server needed")
     demo.add_argument("--exit", action="store_true", help="end after the sample mails")
@@ -166,15 +180,65 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         service = Service(config, store, SystemClock())
 
         def stop(signum: int, _frame: object) -> None:
-            log.info("%s: finishing the current batch, then stopping", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if service.stop.is_set():
+                # Every commit is all or nothing (db.journal), so leaving now loses nothing
+                # that was committed; what is half done is done again at the next start.
+                log.warning("%s again: exiting at once", name)
+                os._exit(EXIT_OK)
+            log.info("%s: finishing the current batch, then stopping", name)
             service.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: service.request_reload())
         signal.signal(commands.WAKE_SIGNAL, lambda _signum, _frame: service.wake.set())
         service.run()
     log.info("stopped")
     return EXIT_OK
+
+
+def _init(path: Path, data: Path) -> int:
+    """The commented example config, pointed at `data`, and `data` itself, private to its owner."""
+    if path.exists():
+        print(f"maild: {path} exists; not overwriting it", file=sys.stderr)
+        return EXIT_FAILED
+    example = resources.files("maild").joinpath("config.example.toml").read_text(encoding="utf-8")
+    text = example.replace('path = "/var/lib/maild"', f"path = {json.dumps(str(data))}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        data.chmod(0o700)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        print(f"maild: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {path} (mode 600) and {data} (mode 700); edit the config, then: maild check")
+    return EXIT_OK
+
+
+def _status(config: Config, args: argparse.Namespace) -> int:
+    """Exit 0 when the daemon runs and nothing is wrong, 1 otherwise (for monitoring)."""
+    figures = collect(config.store.path)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    else:
+        running = f"running (pid {figures['pid']})" if figures["running"] else "NOT running"
+        print(f"maild: {running}")
+        print(f"  last successful poll: {figures['last_poll_at'] or '-'}")
+        if figures["intake_error"]:
+            print(_safe(f"  intake error: {figures['intake_error']}"))
+        oldest = figures["oldest_unsent_at"] or "-"
+        print(f"  outbox: {figures['outbox_pending']} waiting, oldest {oldest}")
+        print(f"  quarantined: {figures['quarantined']}")
+        by_priority = ", ".join(f"{k} {v}" for k, v in figures["open_by_priority"].items())
+        print(f"  open tickets: {figures['open_tickets']} ({by_priority or 'none'})")
+        for kind, incident in figures["incidents"].items():
+            print(_safe(f"  PROBLEM {kind} since {incident['since']}: {incident['error']}"))
+    healthy = figures["running"] and not figures["incidents"]
+    return EXIT_OK if healthy else EXIT_FAILED
 
 
 def _once(config: Config, args: argparse.Namespace) -> int:

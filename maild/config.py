@@ -158,6 +158,15 @@ class LifecycleConfig:
 
 
 @dataclass(frozen=True)
+class AdminConfig:
+    """Who hears about maild's own trouble, and after how long it counts as an incident."""
+
+    address: str | None
+    intake_alert_after: Duration  # intake failing this long: one alert, then one recovery mail
+    outbox_alert_after: Duration  # the oldest unsent mail this old: likewise
+
+
+@dataclass(frozen=True)
 class ComplaintsConfig:
     """A customer with `tickets` tickets, or `complaints` complaints, within `within` raises an
     alert to the team lead (and `to`), once per window."""
@@ -185,6 +194,7 @@ class Config:
     agents: tuple[Agent, ...]
     security: SecurityConfig
     lifecycle: LifecycleConfig
+    admin: AdminConfig
     imap: ImapConfig | None = None
     path: Path | None = None
 
@@ -327,6 +337,13 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         survey_every=lifecycle_t.duration("survey_every", "30d"),
     )
     lifecycle_t.reject_unknown()
+    admin_t = root.table("admin")
+    admin = AdminConfig(
+        address=admin_t.address("address") or None,
+        intake_alert_after=admin_t.duration("intake_alert_after", "15m"),
+        outbox_alert_after=admin_t.duration("outbox_alert_after", "1h"),
+    )
+    admin_t.reject_unknown()
 
     root.reject_unknown()
     if problems:
@@ -347,6 +364,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         agents=agents,
         security=security,
         lifecycle=lifecycle,
+        admin=admin,
         path=path,
     )
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import schedule
 
 from maild import commands
-from maild.clock import Clock
-from maild.config import Config
+from maild.clock import Clock, iso, parse_iso
+from maild.config import Config, ConfigError, load_config
+from maild.incidents import observe
 from maild.intake.listener import Listener
 from maild.intake.mailbox import MailboxIntake
 from maild.intake.parse_pool import ParserPool
@@ -27,8 +30,10 @@ from maild.intake.spool import Spool, SpoolIntake
 from maild.notify.outbox import FlushReport, flush
 from maild.notify.sender import open_transport
 from maild.sla import UPDATE_GRACE_SECONDS
+from maild.status import write_status
 from maild.store import Store
 from maild.sweep import SweepReport, recheck_if_policies_changed, sweep
+from maild.systemd import Notifier
 
 log = logging.getLogger("maild.service")
 
@@ -42,6 +47,7 @@ class ServiceError(Exception):
 
 
 class Intake(Protocol):
+    config: Config
     last_error: str | None
 
     def drain(self) -> int: ...
@@ -70,6 +76,10 @@ class Service:
         self.parser = ParserPool(config.limits.message_bytes)
         self._outbox_backoff = 0.0
         self._policies_checked = False  # stored check times match these SLA settings
+        self.started_at = clock.now()
+        self.reload_requested = False
+        self.notifier = Notifier()
+        self.last_poll_at: datetime | None = None  # the last intake round that worked
         self._outbox_retry_at = 0.0
         self.intake: Intake = self._make_intake()
         # The loaded store is millions of long-lived objects: keep the collector from walking
@@ -90,6 +100,48 @@ class Service:
         """Finish the current batch, then leave run() (SIGTERM, SIGINT)."""
         self.stop.set()
         self.wake.set()
+
+    def request_reload(self) -> None:
+        """Read the config file again between batches (SIGHUP)."""
+        self.reload_requested = True
+        self.wake.set()
+
+    def reload(self) -> bool:
+        """Take a changed config file: rules, SLA, templates, recipients at once; the IMAP
+        connection and the listener only when their own settings changed. A broken file is
+        refused with a log line and the running config stays."""
+        self.reload_requested = False
+        if self.config.path is None:
+            log.warning("reload: this config was not read from a file")
+            return False
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as e:
+            log.error("reload refused, keeping the running config:\n%s", e)
+            return False
+        if new.store != self.config.store:
+            log.error("reload refused: [store] path changed; restart maild to move the data")
+            return False
+        reconnect = (new.imap, new.intake, new.limits) != (
+            self.config.imap,
+            self.config.intake,
+            self.config.limits,
+        )
+        self.config = new
+        self._policies_checked = False  # SLA settings may have changed: recheck due-times
+        if reconnect:
+            if self.listener is not None:
+                self.listener.stop()
+                self.listener = None
+            self.intake.close()
+            self.parser.close()
+            self.parser = ParserPool(new.limits.message_bytes)
+            self.intake = self._make_intake()
+            self.start_listener()
+        else:
+            self.intake.config = new  # same connection, new everything else
+        log.info("config reloaded from %s%s", new.path, "; intake reconnected" if reconnect else "")
+        return True
 
     def start_listener(self) -> None:
         """Start the LMTP/SMTP listener (listener modes only); the MTA may deliver from now on."""
@@ -116,11 +168,43 @@ class Service:
         )
 
     def cycle(self) -> CycleReport:
-        """One full cycle: commands and mail taken in, the SLA sweep, everything due delivered."""
+        """One full cycle: commands and mail taken in, the SLA sweep, everything due delivered,
+        and how it went: incidents for the admin, the status file for `maild status`."""
         self.run_commands()
         taken_in = self.intake.drain()
+        if self.intake.last_error is None:
+            self.last_poll_at = self.clock.now()
         swept = self.sweep()
-        return CycleReport(taken_in, swept, self.flush_outbox(), self.intake.last_error)
+        report = CycleReport(taken_in, swept, self.flush_outbox(), self.intake.last_error)
+        self.watch_health()
+        return report
+
+    def watch_health(self) -> None:
+        """Intake failing, or mail stuck in the outbox, for longer than [admin] allows: one
+        alert, and one recovery mail when it is over."""
+        now = self.clock.now()
+        pending = self.store.outgoing("pending")
+        oldest = min(pending, key=lambda m: m["created_at"]) if pending else None
+        with self.store.batch():
+            observe(self.store, self.config, "intake", self.intake.last_error, None, now)
+            observe(
+                self.store,
+                self.config,
+                "outbox",
+                (oldest["last_error"] or "not sent yet") if oldest else None,
+                parse_iso(oldest["created_at"]) if oldest else None,
+                now,
+            )
+        write_status(
+            self.store.root,
+            {
+                "pid": os.getpid(),
+                "started_at": iso(self.started_at),
+                "last_poll_at": iso(self.last_poll_at) if self.last_poll_at else None,
+                "intake_error": self.intake.last_error,
+                "updated_at": iso(now),
+            },
+        )
 
     def sweep(self) -> SweepReport:
         now = self.clock.now()
@@ -157,20 +241,37 @@ class Service:
         scheduler.every(poll).seconds.do(_guarded("intake", self.cycle))
         scheduler.every(SWEEP_SECONDS).seconds.do(_guarded("sweep", self.sweep))
         _guarded("intake", self.cycle)()
+        self.notifier.ready(self._status_line())
+        # Wait at most half the watchdog interval, so a ping is never late by a whole wait.
+        interval = self.notifier.watchdog_interval
+        longest = min(LONGEST_WAIT_SECONDS, interval / 2 if interval else LONGEST_WAIT_SECONDS)
         try:
             while not self.stop.is_set():
+                self.notifier.watchdog()  # a hung IMAP read stops these: systemd restarts us
                 scheduler.run_pending()
-                pause = min(max(scheduler.idle_seconds or 0.0, 0.0), LONGEST_WAIT_SECONDS)
+                pause = min(max(scheduler.idle_seconds or 0.0, 0.0), longest)
                 news = self.intake.wait(pause)
                 if self.stop.is_set():
                     break
                 if self.wake.is_set():
                     self.wake.clear()
+                    if self.reload_requested:
+                        self.notifier.reloading()
+                        _guarded("reload", self.reload)()
+                        self.notifier.ready(self._status_line())
                     _guarded("commands", self.run_commands)()
                 if news:
                     _guarded("intake", self.cycle)()
+                self.notifier.status(self._status_line())
         finally:
+            self.notifier.stopping("finishing the current batch")
             self.close()
+
+    def _status_line(self) -> str:
+        """What systemctl status shows: is mail coming in, is any waiting to go out."""
+        error = self.intake.last_error
+        polled = f"last poll {iso(self.last_poll_at)}" if self.last_poll_at else "no poll yet"
+        return f"intake failing: {error}" if error else polled
 
     def close(self) -> None:
         if self.listener is not None:

@@ -1,0 +1,67 @@
+"""`maild status`: is the daemon running and is it well — for admins and for monitoring.
+
+The daemon leaves a small status file after every cycle (when it last took mail in, its last
+error); everything else is read from the store, read-only, while the daemon runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from maild.sla import DONE_STATUSES
+from maild.store import Store, write_atomically
+
+STATUS_FILE = "status.json"
+
+
+def write_status(root: Path, status: dict[str, Any]) -> None:
+    write_atomically(root / STATUS_FILE, orjson.dumps(status))
+
+
+def daemon_pid(root: Path) -> int | None:
+    """The pid of the maild holding the data directory's lock, or None when none does."""
+    lock = root / "maild.lock"
+    if not lock.exists():
+        return None
+    with open(lock, "a+", encoding="ascii") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            text = f.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return None
+
+
+def collect(root: Path) -> dict[str, Any]:
+    """The figures of `maild status --json` (fields may be added, never renamed)."""
+    pid = daemon_pid(root)
+    daemon: dict[str, Any] = {}
+    with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):
+        daemon = orjson.loads((root / STATUS_FILE).read_bytes())
+    with Store.open(root, readonly=True) as store:
+        pending = store.outgoing("pending")
+        tickets = [t for t in store.tickets() if t["status"] not in DONE_STATUSES]
+        incidents = {kind: store.state(f"incident:{kind}") for kind in ("intake", "outbox")}
+        quarantined = len(store.quarantined())
+    return {
+        "running": pid is not None,
+        "pid": pid if pid and pid > 0 else None,
+        "started_at": daemon.get("started_at") if pid else None,
+        "last_poll_at": daemon.get("last_poll_at"),
+        "intake_error": daemon.get("intake_error") if pid else None,
+        "outbox_pending": len(pending),
+        "oldest_unsent_at": min((m["created_at"] for m in pending), default=None),
+        "quarantined": quarantined,
+        "open_tickets": len(tickets),
+        "open_by_priority": dict(sorted(Counter(t["priority"] for t in tickets).items())),
+        "incidents": {k: v for k, v in incidents.items() if v},
+        "next_digest_at": None,  # the weekly digest is issue 6
+    }
