@@ -67,9 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=("debug", "info", "warning", "error")
     )
     parser.add_argument(
-        "--log-format", default="text", choices=LOG_FORMATS,
+        "--log-format",
+        default="text",
+        choices=LOG_FORMATS,
         help="text (one line per event; journald-aware) or json (for log shippers)",
-    )  # fmt: skip
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("run", help="run the daemon in the foreground").set_defaults(handler=_run)
@@ -79,6 +81,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     once.set_defaults(handler=_once)
     commands.add_parser("check", help="check config, IMAP and SMTP").set_defaults(handler=_check)
+    backup = commands.add_parser("backup", help="a consistent snapshot, even while running")
+    backup.add_argument("file", type=Path, help="the .tar.gz to write")
+    backup.set_defaults(handler=_backup)
+    restore = commands.add_parser("restore", help="a backup into an empty data directory")
+    restore.add_argument("file", type=Path, help="the .tar.gz to read")
+    restore.set_defaults(handler=_restore)
+    quarantine = commands.add_parser("quarantine", help="mail that could not be taken in")
+    q_which = quarantine.add_subparsers(dest="q_command", required=True, metavar="ACTION")
+    q_list = q_which.add_parser("list", help="everything in quarantine, newest last")
+    q_list.add_argument("--json", action="store_true", help="machine-readable output")
+    q_list.set_defaults(handler=_quarantine_list)
+    q_show = q_which.add_parser("show", help="one record and its raw message")
+    q_show.add_argument("id", help="quarantine id (a unique beginning is enough)")
+    q_show.set_defaults(handler=_quarantine_show)
+    q_retry = q_which.add_parser("retry", help="take it in again (after a fix)")
+    q_retry.add_argument("id", help="quarantine id (a unique beginning is enough)")
+    q_retry.set_defaults(handler=_care_command, change="quarantine_retry")
+    outbox = commands.add_parser("outbox", help="mail waiting to go out, or given up")
+    o_which = outbox.add_subparsers(dest="o_command", required=True, metavar="ACTION")
+    o_list = o_which.add_parser("list", help="outgoing mail")
+    o_list.add_argument("--status", choices=("pending", "sent", "failed"), help="only these")
+    o_list.add_argument("--json", action="store_true", help="machine-readable output")
+    o_list.set_defaults(handler=_outbox_list)
+    o_retry = o_which.add_parser("retry", help="make given-up or deferred mail due now")
+    o_retry.add_argument("id", nargs="?", help="one mail's id (default: every failed one)")
+    o_retry.set_defaults(handler=_care_command, change="outbox_retry")
     init = commands.add_parser("init", help="write a commented config and the data directory")
     init.add_argument(
         "--data", type=Path, default=Path("/var/lib/maild"), help="data directory to create"
@@ -139,9 +167,11 @@ def _parser() -> argparse.ArgumentParser:
     given.add_argument("--file", type=Path, help="the reply's text, from this file")
     given.add_argument("-", dest="stdin", action="store_true", help="the reply from stdin")
     replying.add_argument(
-        "--as", dest="agent", default=os.environ.get("MAILD_AGENT", ""),
+        "--as",
+        dest="agent",
+        default=os.environ.get("MAILD_AGENT", ""),
         help="the agent answering ([agents] name or address; default $MAILD_AGENT)",
-    )  # fmt: skip
+    )
     replying.add_argument("--now", type=_aware_time, help="record it as of this time")
     replying.set_defaults(handler=_tickets_change, change="reply")
     searching = which.add_parser("search", help="tickets whose subject, customer or mail match")
@@ -196,6 +226,89 @@ def _run(config: Config, args: argparse.Namespace) -> int:
         service.run()
     log.info("stopped")
     return EXIT_OK
+
+
+def _backup(config: Config, args: argparse.Namespace) -> int:
+    from maild import datacare
+
+    try:
+        summary = datacare.backup(config.store.path, args.file)
+    except (datacare.DataCareError, OSError) as e:
+        print(f"maild: backup failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote {args.file}: {json.dumps(summary, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+def _restore(config: Config, args: argparse.Namespace) -> int:
+    from maild import datacare
+
+    try:
+        summary = datacare.restore(args.file, config.store.path)
+    except (datacare.DataCareError, OSError) as e:
+        print(f"maild: restore failed: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"restored into {config.store.path}: {json.dumps(summary, ensure_ascii=False)}")
+    return EXIT_OK
+
+
+def _quarantine_list(config: Config, args: argparse.Namespace) -> int:
+    from maild import datacare
+
+    with Store.open(config.store.path, readonly=True) as store:
+        rows = datacare.quarantine_list(store)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for row in rows:
+        print(_safe(f"{row['id'][:12]}  {row['received_at']}  {row['source']}  {row['reason']}"))
+    print(f"{len(rows)} in quarantine")
+    return EXIT_OK
+
+
+def _quarantine_show(config: Config, args: argparse.Namespace) -> int:
+    from maild import datacare
+
+    try:
+        with Store.open(config.store.path, readonly=True) as store:
+            record, raw = datacare.quarantine_show(store, args.id)
+    except datacare.DataCareError as e:
+        print(f"maild: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    print(_safe(json.dumps(record, ensure_ascii=False, indent=2)))
+    if raw is not None:
+        print(_safe(raw.decode("utf-8", "replace")[:20000]))
+    return EXIT_OK
+
+
+def _outbox_list(config: Config, args: argparse.Namespace) -> int:
+    from maild import datacare
+
+    with Store.open(config.store.path, readonly=True) as store:
+        rows = datacare.outbox_list(store, args.status)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for row in rows:
+        print(
+            _safe(
+                f"{row['id'][:12]}  {row['status']:<7} {row['created_at']}  {row['kind']:<10} "
+                f"{','.join(row['to'])}  {row['last_error'] or ''}"
+            )
+        )
+    print(f"{len(rows)} mail(s)")
+    return EXIT_OK
+
+
+def _care_command(config: Config, args: argparse.Namespace) -> int:
+    """Retries write to the store: applied directly, or by the running daemon."""
+    command = {"change": args.change, "value": args.id or "", "actor": f"cli:{getpass.getuser()}"}
+    answer = commands.give(config, command, SystemClock().now())
+    print(
+        answer.message if answer.ok else f"maild: {answer.message}",
+        file=sys.stdout if answer.ok else sys.stderr,
+    )
+    return EXIT_OK if answer.ok else EXIT_FAILED
 
 
 def _init(path: Path, data: Path) -> int:
@@ -349,10 +462,27 @@ def _tickets_export(config: Config, args: argparse.Namespace) -> int:
 
 
 EXPORT_FIELDS = (
-    "id", "status", "priority", "category", "team", "assignee", "customer", "customer_name",
-    "subject", "language", "created_at", "updated_at", "resolved_at", "closed_at",
-    "message_count", "satisfaction", "confirmed", "linked_to", "merged_into", "archived_at",
-)  # fmt: skip
+    "id",
+    "status",
+    "priority",
+    "category",
+    "team",
+    "assignee",
+    "customer",
+    "customer_name",
+    "subject",
+    "language",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+    "message_count",
+    "satisfaction",
+    "confirmed",
+    "linked_to",
+    "merged_into",
+    "archived_at",
+)
 
 
 def _export_row(ticket: dict[str, Any]) -> dict[str, Any]:

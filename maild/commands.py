@@ -31,6 +31,7 @@ log = logging.getLogger("maild.commands")
 
 WAKE_SIGNAL = signal.SIGUSR1
 ANSWER_TIMEOUT = 60.0
+CARE = ("quarantine_retry", "outbox_retry")
 CHANGES = ("priority", "category", "reply", "assign", "status", "resolve", "close", "reopen",
            "comment", "merge")  # fmt: skip
 
@@ -90,6 +91,8 @@ class CommandQueue:
 def apply(store: Store, config: Config, command: dict[str, Any], now: datetime) -> Answer:
     """Carry out one command in the caller's store batch; a bad command is a clear answer."""
     try:
+        if command.get("change") in CARE:
+            return _care(store, config, command, now)
         what, number, value = command["change"], int(command["ticket"]), str(command["value"])
         actor = str(command.get("actor") or "cli")
         if what not in CHANGES:
@@ -101,6 +104,22 @@ def apply(store: Store, config: Config, command: dict[str, Any], now: datetime) 
         return Answer(False, str(e))
     except (KeyError, TypeError, ValueError) as e:
         return Answer(False, f"malformed command: {e}")
+
+
+def _care(store: Store, config: Config, command: dict[str, Any], now: datetime) -> Answer:
+    """Quarantine and outbox retries: data care, not a ticket's business."""
+    from maild import datacare  # the daemon imports this module; data care is rarely needed
+
+    try:
+        if command["change"] == "quarantine_retry":
+            outcome = datacare.quarantine_retry(store, config, str(command["value"]), now)
+            where = f" ticket {outcome.ticket}" if outcome.ticket else ""
+            return Answer(True, f"taken in again: {outcome.result}{where} {outcome.reason}".strip())
+        value = command.get("value") or None
+        count = datacare.outbox_retry(store, str(value) if value else None, now)
+        return Answer(True, f"{count} mail(s) due again now")
+    except datacare.DataCareError as e:
+        return Answer(False, str(e))
 
 
 def _act(

@@ -265,6 +265,8 @@ class Service:
                 self.notifier.status(self._status_line())
         finally:
             self.notifier.stopping("finishing the current batch")
+            if self._outbox_backoff == 0.0:  # the server answered lately: send what is due
+                _guarded("outbox", self.flush_outbox)()
             self.close()
 
     def _status_line(self) -> str:

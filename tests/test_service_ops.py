@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from maild.config import load_config
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import SmtpCapture
 from tests.test_daemon import maild_command, stop, wait_until
@@ -225,3 +226,40 @@ def test_an_intake_outage_raises_one_alert_and_one_recovery(
     status = maild_command("--config", str(path), "status", "--json")
     assert '"running": true' in status.stdout and '"incidents": {}' in status.stdout
     stop(proc)
+
+
+def test_backup_while_running_restores_elsewhere_and_care_commands_work(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+    daemons: list,
+    tmp_path: Path,
+) -> None:
+    path = config_file(account=imap_account, outgoing=smtp_server)
+    proc = start(path)
+    daemons.append(proc)
+    user, password = imap_account.username, imap_account.password
+    for n in range(5):
+        dovecot.append(user, password, customer_mail(f"c{n}@example.com", f"n{n}", "hello"))
+    smtp_server.wait_for(5, timeout=20)
+    archive = tmp_path / "backup.tar.gz"
+    made = maild_command("--config", str(path), "backup", str(archive))
+    assert made.returncode == 0, made.stderr
+    listed = maild_command("--config", str(path), "outbox", "list", "--json")
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 5
+    quarantined = maild_command("--config", str(path), "quarantine", "list")
+    assert quarantined.returncode == 0 and "0 in quarantine" in quarantined.stdout
+    stop(proc)
+
+    elsewhere = path.read_text(encoding="utf-8").replace(
+        str(load_config(path).store.path), str(tmp_path / "restored")
+    )
+    other = tmp_path / "other.toml"
+    other.write_text(elsewhere, encoding="utf-8")
+    restored = maild_command("--config", str(other), "restore", str(archive))
+    assert restored.returncode == 0, restored.stderr
+    tickets = maild_command("--config", str(other), "tickets", "list", "--json")
+    assert sorted(t["customer"] for t in json.loads(tickets.stdout)) == [
+        f"c{n}@example.com" for n in range(5)
+    ]
