@@ -19,6 +19,7 @@ from typing import Any
 from maild import __version__, commands
 from maild.clock import Clock, FixedClock, SystemClock, iso
 from maild.config import Config, ConfigError, config_path, load_config
+from maild.datacare import VersionError
 from maild.logs import LOG_FORMATS, register_secret, setup_logging
 from maild.notify import wording
 from maild.search import search
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             register_secret(secret)  # whatever logs it by accident, it reads ***
     try:
         return int(args.handler(config, args))
-    except (StoreError, ServiceError) as e:
+    except (StoreError, ServiceError, VersionError) as e:
         print(f"maild: {e}", file=sys.stderr)
         return EXIT_FAILED
 

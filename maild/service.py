@@ -22,6 +22,7 @@ import schedule
 from maild import commands
 from maild.clock import Clock, iso, parse_iso
 from maild.config import Config, ConfigError, load_config
+from maild.datacare import check_version, migrate
 from maild.incidents import observe
 from maild.intake.listener import Listener
 from maild.intake.mailbox import MailboxIntake
@@ -67,6 +68,9 @@ class CycleReport:
 
 class Service:
     def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+        check_version(store)  # a newer maild's data: refuse rather than damage it
+        for step in migrate(store):
+            log.warning("data upgraded: %s", step)
         self.config = config
         self.store = store
         self.clock = clock

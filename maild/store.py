@@ -42,7 +42,7 @@ from maild.clock import iso
 
 log = logging.getLogger("maild.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FIRST_TICKET_NUMBER = 1001
 _KEYS = {"tickets": "number", "outbox": "id", "state": "key", "quarantine": "id"}
 _ROW_KEYS = {**_KEYS, "messages": "message_id"}

@@ -263,3 +263,28 @@ def test_backup_while_running_restores_elsewhere_and_care_commands_work(
     assert sorted(t["customer"] for t in json.loads(tickets.stdout)) == [
         f"c{n}@example.com" for n in range(5)
     ]
+
+
+def test_a_second_sigterm_exits_at_once_and_nothing_committed_is_lost(
+    dovecot: Dovecot,
+    imap_account: ImapAccount,
+    config_file: Callable[..., Path],
+    smtp_server: SmtpCapture,
+    daemons: list,
+) -> None:
+    user, password = imap_account.username, imap_account.password
+    for n in range(200):
+        dovecot.append(user, password, customer_mail(f"c{n}@example.com", f"n{n}", "hello"))
+    path = config_file(account=imap_account, outgoing=smtp_server, imap={"batch_size": 10})
+    proc = start(path)
+    daemons.append(proc)
+    wait_until(lambda: len(smtp_server.messages) >= 3, timeout=30)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)  # two signals at once would arrive as one
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "again: exiting at once" in out, out
+    done = maild_command("--config", str(path), "once")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(maild_command("--config", str(path), "tickets", "list", "--json").stdout)
+    assert sorted(t["customer"] for t in listed) == sorted(f"c{n}@example.com" for n in range(200))
