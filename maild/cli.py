@@ -11,12 +11,13 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from maild import __version__, commands
+from maild import __version__, commands, datacare
 from maild.clock import Clock, FixedClock, SystemClock, iso
 from maild.config import Config, ConfigError, config_path, load_config
 from maild.datacare import VersionError
@@ -230,8 +231,6 @@ def _run(config: Config, args: argparse.Namespace) -> int:
 
 
 def _backup(config: Config, args: argparse.Namespace) -> int:
-    from maild import datacare
-
     try:
         summary = datacare.backup(config.store.path, args.file)
     except (datacare.DataCareError, OSError) as e:
@@ -242,8 +241,6 @@ def _backup(config: Config, args: argparse.Namespace) -> int:
 
 
 def _restore(config: Config, args: argparse.Namespace) -> int:
-    from maild import datacare
-
     try:
         summary = datacare.restore(args.file, config.store.path)
     except (datacare.DataCareError, OSError) as e:
@@ -254,22 +251,17 @@ def _restore(config: Config, args: argparse.Namespace) -> int:
 
 
 def _quarantine_list(config: Config, args: argparse.Namespace) -> int:
-    from maild import datacare
-
     with Store.open(config.store.path, readonly=True) as store:
         rows = datacare.quarantine_list(store)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    for row in rows:
-        print(_safe(f"{row['id'][:12]}  {row['received_at']}  {row['source']}  {row['reason']}"))
-    print(f"{len(rows)} in quarantine")
-    return EXIT_OK
+    return _print_rows(
+        rows,
+        args.json,
+        lambda r: f"{r['id'][:12]}  {r['received_at']}  {r['source']}  {r['reason']}",
+        "{} in quarantine",
+    )
 
 
 def _quarantine_show(config: Config, args: argparse.Namespace) -> int:
-    from maild import datacare
-
     try:
         with Store.open(config.store.path, readonly=True) as store:
             record, raw = datacare.quarantine_show(store, args.id)
@@ -283,22 +275,17 @@ def _quarantine_show(config: Config, args: argparse.Namespace) -> int:
 
 
 def _outbox_list(config: Config, args: argparse.Namespace) -> int:
-    from maild import datacare
-
     with Store.open(config.store.path, readonly=True) as store:
         rows = datacare.outbox_list(store, args.status)
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=2))
-        return EXIT_OK
-    for row in rows:
-        print(
-            _safe(
-                f"{row['id'][:12]}  {row['status']:<7} {row['created_at']}  {row['kind']:<10} "
-                f"{','.join(row['to'])}  {row['last_error'] or ''}"
-            )
-        )
-    print(f"{len(rows)} mail(s)")
-    return EXIT_OK
+    return _print_rows(
+        rows,
+        args.json,
+        lambda r: (
+            f"{r['id'][:12]}  {r['status']:<7} {r['created_at']}  {r['kind']:<10} "
+            f"{','.join(r['to'])}  {r['last_error'] or ''}"
+        ),
+        "{} mail(s)",
+    )
 
 
 def _care_command(config: Config, args: argparse.Namespace) -> int:
@@ -439,12 +426,24 @@ def _tickets_change(config: Config, args: argparse.Namespace) -> int:
 def _tickets_search(config: Config, args: argparse.Namespace) -> int:
     with Store.open(config.store.path, readonly=True) as store:
         found = [_ticket_summary(t) for t in search(store, args.text)]
-    if args.json:
-        print(json.dumps(found, ensure_ascii=False, indent=2))
+    return _print_rows(
+        found,
+        args.json,
+        lambda t: f"{t['id']:<10} {t['status']:<9} {t['customer']}  {t['subject']}",
+        "{} ticket(s)",
+    )
+
+
+def _print_rows(
+    rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str], total: str
+) -> int:
+    """A listing: JSON for machines, else one safe line per row and the count."""
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
-    for t in found:
-        print(_safe(f"{t['id']:<10} {t['status']:<9} {t['customer']}  {t['subject']}"))
-    print(f"{len(found)} ticket(s)")
+    for row in rows:
+        print(_safe(line(row)))
+    print(total.format(len(rows)))
     return EXIT_OK
 
 

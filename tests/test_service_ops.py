@@ -36,6 +36,21 @@ def start(config: Path, **env: str) -> subprocess.Popen[str]:
     )
 
 
+def fill_inbox(dovecot: Dovecot, account: ImapAccount, count: int) -> None:
+    for n in range(count):
+        mail = customer_mail(f"c{n}@example.com", f"n{n}", "hello")
+        dovecot.append(account.username, account.password, mail)
+
+
+def assert_all_taken_in_once(config: Path, count: int) -> None:
+    """After a restart (`maild once`) every message is a ticket, exactly once."""
+    done = maild_command("--config", str(config), "once")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(maild_command("--config", str(config), "tickets", "list", "--json").stdout)
+    customers = sorted(t["customer"] for t in listed)
+    assert customers == sorted(f"c{n}@example.com" for n in range(count))
+
+
 @pytest.fixture
 def daemons() -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
@@ -102,9 +117,7 @@ def test_sigterm_in_a_large_batch_stops_cleanly_and_loses_nothing(
     smtp_server: SmtpCapture,
     daemons: list,
 ) -> None:
-    user, password = imap_account.username, imap_account.password
-    for n in range(300):
-        dovecot.append(user, password, customer_mail(f"c{n}@example.com", f"n{n}", "hello"))
+    fill_inbox(dovecot, imap_account, 300)
     path = config_file(account=imap_account, outgoing=smtp_server, imap={"batch_size": 20})
     proc = start(path)
     daemons.append(proc)
@@ -115,12 +128,9 @@ def test_sigterm_in_a_large_batch_stops_cleanly_and_loses_nothing(
     assert proc.returncode == 0, out
     assert time.monotonic() - started < 15
     assert "finishing the current batch" in out
-    done = maild_command("--config", str(path), "once")  # the rest, after the restart
-    assert done.returncode == 0, done.stderr
-    listed = maild_command("--config", str(path), "tickets", "list", "--json")
-    customers = sorted(t["customer"] for t in json.loads(listed.stdout))
-    assert customers == sorted(f"c{n}@example.com" for n in range(300))  # each exactly once
-    assert dovecot.folder_messages(user, password, "INBOX") == []
+    assert_all_taken_in_once(path, 300)
+    inbox = dovecot.folder_messages(imap_account.username, imap_account.password, "INBOX")
+    assert inbox == []
 
 
 def test_sighup_reloads_a_good_config_and_refuses_a_broken_one(
@@ -272,9 +282,7 @@ def test_a_second_sigterm_exits_at_once_and_nothing_committed_is_lost(
     smtp_server: SmtpCapture,
     daemons: list,
 ) -> None:
-    user, password = imap_account.username, imap_account.password
-    for n in range(200):
-        dovecot.append(user, password, customer_mail(f"c{n}@example.com", f"n{n}", "hello"))
+    fill_inbox(dovecot, imap_account, 200)
     path = config_file(account=imap_account, outgoing=smtp_server, imap={"batch_size": 10})
     proc = start(path)
     daemons.append(proc)
@@ -284,7 +292,4 @@ def test_a_second_sigterm_exits_at_once_and_nothing_committed_is_lost(
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "again: exiting at once" in out, out
-    done = maild_command("--config", str(path), "once")
-    assert done.returncode == 0, done.stderr
-    listed = json.loads(maild_command("--config", str(path), "tickets", "list", "--json").stdout)
-    assert sorted(t["customer"] for t in listed) == sorted(f"c{n}@example.com" for n in range(200))
+    assert_all_taken_in_once(path, 200)
