@@ -50,6 +50,7 @@ class ServiceError(Exception):
 class Intake(Protocol):
     config: Config
     last_error: str | None
+    heartbeat: Callable[[], None]
 
     def drain(self) -> int: ...
 
@@ -175,11 +176,15 @@ class Service:
         """One full cycle: commands and mail taken in, the SLA sweep, everything due delivered,
         and how it went: incidents for the admin, the status file for `maild status`."""
         self.run_commands()
+        self.intake.heartbeat = self.notifier.watchdog
         taken_in = self.intake.drain()
         if self.intake.last_error is None:
             self.last_poll_at = self.clock.now()
+        self.notifier.watchdog()
         swept = self.sweep()
+        self.notifier.watchdog()
         report = CycleReport(taken_in, swept, self.flush_outbox(), self.intake.last_error)
+        self.notifier.watchdog()
         self.watch_health()
         return report
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from maild.sla import DONE_STATUSES
-from maild.store import Store, write_atomically
+from maild.store import Store, StoreError, write_atomically
 
 STATUS_FILE = "status.json"
 
@@ -27,16 +27,16 @@ def write_status(root: Path, status: dict[str, Any]) -> None:
 def daemon_pid(root: Path) -> int | None:
     """The pid of the maild holding the data directory's lock, or None when none does."""
     lock = root / "maild.lock"
-    if not lock.exists():
-        return None
-    with open(lock, "a+", encoding="ascii") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            text = f.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(f, fcntl.LOCK_UN)
+    try:
+        with open(lock, encoding="ascii") as f:  # read-only: a monitoring user may not write
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)  # shared: never blocks a writer long
+            except BlockingIOError:
+                text = f.read().strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return None
+    except OSError:  # no lock file yet, or not ours to read
         return None
 
 
@@ -46,10 +46,15 @@ def collect(root: Path) -> dict[str, Any]:
     daemon: dict[str, Any] = {}
     with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):
         daemon = orjson.loads((root / STATUS_FILE).read_bytes())
-    with Store.open(root, readonly=True) as store:
+    pending: list[dict[str, Any]] = []
+    tickets: list[dict[str, Any]] = []
+    incidents: dict[str, Any] = {}
+    quarantined = 0
+    # No data yet: nothing running, nothing waiting.
+    with contextlib.suppress(StoreError), Store.open(root, readonly=True) as store:
         pending = store.outgoing("pending")
         tickets = [t for t in store.tickets() if t["status"] not in DONE_STATUSES]
-        incidents = {kind: store.state(f"incident:{kind}") for kind in ("intake", "outbox")}
+        incidents = {k: store.state(f"incident:{k}") for k in ("intake", "outbox")}
         quarantined = len(store.quarantined())
     return {
         "running": pid is not None,
@@ -62,6 +67,7 @@ def collect(root: Path) -> dict[str, Any]:
         "quarantined": quarantined,
         "open_tickets": len(tickets),
         "open_by_priority": dict(sorted(Counter(t["priority"] for t in tickets).items())),
-        "incidents": {k: v for k, v in incidents.items() if v},
+        # Only trouble that lasted past its [admin] threshold (and was told) is an incident.
+        "incidents": {k: v for k, v in incidents.items() if v and v.get("alerted_at")},
         "next_digest_at": None,  # the weekly digest is issue 6
     }

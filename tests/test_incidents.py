@@ -8,6 +8,7 @@ from pathlib import Path
 
 from maild.config import Config
 from maild.incidents import observe
+from maild.status import collect
 from maild.store import Store
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -38,3 +39,24 @@ def test_a_short_hiccup_tells_nobody(make_config: Callable[..., Config], tmp_pat
         later = T0 + timedelta(minutes=5)
         assert observe(store, config, "intake", None, None, later) is None
         assert store.outgoing() == []
+
+
+def test_status_counts_only_told_incidents_and_copes_with_no_data(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    assert collect(tmp_path / "never-used") == {
+        **collect(tmp_path / "never-used"),
+        "running": False,
+        "outbox_pending": 0,
+        "incidents": {},
+    }
+    config = make_config(admin={"address": "ops@maild.test", "outbox_alert_after": "1h"})
+    root = tmp_path / "data"
+    with Store.open(root) as store:
+        observe(store, config, "outbox", "451 later", T0, T0 + timedelta(minutes=5))
+        store.commit()
+    assert collect(root)["incidents"] == {}  # five minutes is not yet a problem
+    with Store.open(root) as store:
+        observe(store, config, "outbox", "451 later", T0, T0 + timedelta(minutes=61))
+        store.commit()
+    assert list(collect(root)["incidents"]) == ["outbox"]

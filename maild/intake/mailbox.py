@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ class MailboxIntake:
     ) -> None:
         assert config.imap is not None
         self.wake = wake or stop  # ends a wait early: stop, or work for the loop (CLI commands)
+        self.heartbeat: Callable[[], None] = lambda: None  # called once per batch
         self.parser = parser
         self.config = config
         self.imap: ImapConfig = config.imap
@@ -186,9 +187,13 @@ class MailboxIntake:
     ) -> int:
         """One commit: the batch's tickets, its last UID and the moves that are to follow.
 
+        `heartbeat` is called first: a backlog is many batches, and systemd's watchdog must
+        hear from the daemon during it.
+
         An internal error on one message rolls the batch back; it is taken again with that
         message quarantined (IngestFailed says why).
         """
+        self.heartbeat()
         parsed = list(parsing.results())
         broken: dict[int, str] = {}
         while True:

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from maild.clock import Clock
@@ -69,6 +70,7 @@ class SpoolIntake:
     ) -> None:
         self.stop = stop
         self.wake = wake or stop  # ends a wait early: stop, or work for the loop (CLI commands)
+        self.heartbeat: Callable[[], None] = lambda: None  # called once per batch
         self.parser = parser
         self.config = config
         self.store = store
@@ -80,6 +82,7 @@ class SpoolIntake:
     def drain(self) -> int:
         handled = 0
         while paths := self.spool.waiting(self.batch_size):
+            self.heartbeat()  # a backlog is many batches: systemd's watchdog must hear from us
             items = [(path.read_bytes(), f"listener:{path.name}") for path in paths]
             now = self.clock.now()
             ingest_batch(self.store, items, parser=self.parser, config=self.config, now=now)
