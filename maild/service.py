@@ -25,6 +25,7 @@ from maild.config import Config, ConfigError, load_config
 from maild.datacare import check_version, migrate
 from maild.incidents import observe
 from maild.intake.listener import Listener
+from maild.logs import register_secret
 from maild.intake.mailbox import MailboxIntake
 from maild.intake.parse_pool import ParserPool
 from maild.intake.spool import Spool, SpoolIntake
@@ -132,6 +133,9 @@ class Service:
             self.config.intake,
             self.config.limits,
         )
+        for secret in (new.imap.password if new.imap else None, new.smtp.password):
+            if secret:
+                register_secret(secret)  # a changed password is masked in logs too
         self.config = new
         self._policies_checked = False  # SLA settings may have changed: recheck due-times
         if reconnect:
