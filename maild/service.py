@@ -25,10 +25,10 @@ from maild.config import Config, ConfigError, load_config
 from maild.datacare import check_version, migrate
 from maild.incidents import observe
 from maild.intake.listener import Listener
-from maild.logs import register_secret
 from maild.intake.mailbox import MailboxIntake
 from maild.intake.parse_pool import ParserPool
 from maild.intake.spool import Spool, SpoolIntake
+from maild.logs import register_secret
 from maild.notify.outbox import FlushReport, flush
 from maild.notify.sender import open_transport
 from maild.sla import UPDATE_GRACE_SECONDS
