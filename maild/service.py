@@ -93,14 +93,18 @@ class Service:
         gc.freeze()
 
     def _make_intake(self) -> Intake:
+        intake: Intake
         if self.config.intake.mode == "imap":
-            return MailboxIntake(
+            intake = MailboxIntake(
                 self.config, self.store, self.clock, self.stop, self.parser, wake=self.wake
             )
-        spool = Spool(self.store.root)
-        return SpoolIntake(
-            self.config, self.store, self.clock, spool, self.stop, self.parser, wake=self.wake
-        )
+        else:
+            spool = Spool(self.store.root)
+            intake = SpoolIntake(
+                self.config, self.store, self.clock, spool, self.stop, self.parser, wake=self.wake
+            )
+        intake.heartbeat = self.notifier.watchdog  # a backlog must not starve the watchdog
+        return intake
 
     def request_stop(self) -> None:
         """Finish the current batch, then leave run() (SIGTERM, SIGINT)."""
@@ -180,7 +184,6 @@ class Service:
         """One full cycle: commands and mail taken in, the SLA sweep, everything due delivered,
         and how it went: incidents for the admin, the status file for `maild status`."""
         self.run_commands()
-        self.intake.heartbeat = self.notifier.watchdog
         taken_in = self.intake.drain()
         if self.intake.last_error is None:
             self.last_poll_at = self.clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +28,17 @@ def dovecot() -> Iterator[Dovecot]:
 def imap_account(dovecot: Dovecot) -> ImapAccount:
     """A fresh user with a random name and password: a mailbox no other test touches."""
     return dovecot.new_account()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes started by a test; killed if the test left them running."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
 
 
 pytest_plugins = ["tests.mail_fixtures"]

@@ -10,10 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from maild.clock import SystemClock
 from maild.config import Config, load_config
@@ -25,13 +23,14 @@ from tests.servers.smtp_capture import SmtpCapture
 from tests.test_end_to_end import customer_mail
 
 
-def maild_process(config: Path, *args: str) -> subprocess.Popen[str]:
+def maild_process(config: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "maild", "--config", str(config), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, "PYTHONUTF8": "1", **env},
     )
 
 
@@ -49,17 +48,6 @@ def maild_command(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         env={**os.environ, "PYTHONUTF8": "1"},
     )
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes started by a test; killed if the test left them running."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,19 +19,12 @@ import pytest
 from maild.config import load_config
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import SmtpCapture
-from tests.test_daemon import maild_command, stop, wait_until
+from tests.test_daemon import maild_command, maild_process, stop, wait_until
 from tests.test_end_to_end import customer_mail
 
 
 def start(config: Path, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "maild", "--config", str(config), "run"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUTF8": "1", **env},
-    )
+    return maild_process(config, "run", **env)
 
 
 def fill_inbox(dovecot: Dovecot, account: ImapAccount, count: int) -> None:
@@ -49,16 +40,6 @@ def assert_all_taken_in_once(config: Path, count: int) -> None:
     listed = json.loads(maild_command("--config", str(config), "tickets", "list", "--json").stdout)
     customers = sorted(t["customer"] for t in listed)
     assert customers == sorted(f"c{n}@example.com" for n in range(count))
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=10)
 
 
 class NotifySocket:
