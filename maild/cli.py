@@ -16,13 +16,19 @@ from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from maild import __version__, commands, datacare
+from maild import __version__, commands, datacare, report
 from maild.clock import Clock, FixedClock, SystemClock, iso
 from maild.config import Config, ConfigError, config_path, load_config
 from maild.datacare import VersionError
+from maild.editions import next_digest_at
 from maild.logs import LOG_FORMATS, register_secret, setup_logging
 from maild.notify import wording
+from maild.notify.digest import render
+from maild.notify.outbox import flush
+from maild.notify.sender import open_transport
+from maild.periods import parse_period, week_of
 from maild.search import search
 from maild.service import Service, ServiceError
 from maild.status import collect
@@ -116,6 +122,21 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="is the daemon running, and is it well")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=_status)
+
+    digest = commands.add_parser(
+        "digest", help="the analysis digest: preview, send, or its figures"
+    )
+    period = digest.add_mutually_exclusive_group()
+    period.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last full week)")
+    period.add_argument("--month", help="month, e.g. 2026-11")
+    digest.add_argument("--preview", type=Path, metavar="FILE", help="write the HTML here")
+    digest.add_argument("--send", action="store_true", help="mail it to [digest] recipients now")
+    digest.add_argument("--json", action="store_true", help="print the figures as JSON")
+    digest.add_argument("--language", choices=("zh", "en"), help="default: [digest] language")
+    digest.add_argument(
+        "--now", type=_aware_time, help="report as if it were this time (ISO 8601 with offset)"
+    )
+    digest.set_defaults(handler=_digest)
 
     demo = commands.add_parser("demo", help="the whole loop on loopback, no mail server needed")
     demo.add_argument("--exit", action="store_true", help="end after the sample mails")
@@ -299,6 +320,51 @@ def _care_command(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK if answer.ok else EXIT_FAILED
 
 
+def _digest(config: Config, args: argparse.Namespace) -> int:
+    """Preview (HTML to a file, text to stdout), the figures as JSON, or send it now."""
+    now = args.now or SystemClock().now()
+    tz = ZoneInfo(config.digest.timezone)
+    try:
+        if args.week or args.month:
+            period = parse_period(args.week or args.month, tz)
+        else:
+            period = week_of(now, tz).previous()
+    except ValueError as e:
+        print(f"maild: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.send:
+        actor = f"cli:{getpass.getuser()}"
+        command = {"change": "digest_send", "value": period.label, "actor": actor}
+        answer = commands.give(config, command, now)
+        if answer.ok and not answer.queued:
+            _flush_if_free(config, now)
+        print(
+            answer.message if answer.ok else f"maild: {answer.message}",
+            file=sys.stdout if answer.ok else sys.stderr,
+        )
+        return EXIT_OK if answer.ok else EXIT_FAILED
+    with Store.open(config.store.path, readonly=True) as store:
+        built = report.build(store, config, period, now)
+    if args.json:
+        print(json.dumps(report.to_json(built), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    language = args.language or config.digest.lists[0].language
+    rendered = render(built, config, language)
+    if args.preview:
+        args.preview.write_text(rendered.html, encoding="utf-8")
+    print(f"Subject: {rendered.subject}\n\n{rendered.text}", end="")
+    return EXIT_OK
+
+
+def _flush_if_free(config: Config, now: datetime) -> None:
+    """Deliver at once what the CLI just queued, when no daemon owns the outbox."""
+    try:
+        with Store.open(config.store.path) as store:
+            flush(store, open_transport(config.smtp), now)
+    except StoreError:
+        pass  # the daemon took the store meanwhile: it delivers within a few seconds
+
+
 def _init(path: Path, data: Path) -> int:
     """The commented example config, pointed at `data`, and `data` itself, private to its owner."""
     if path.exists():
@@ -322,7 +388,7 @@ def _init(path: Path, data: Path) -> int:
 
 def _status(config: Config, args: argparse.Namespace) -> int:
     """Exit 0 when the daemon runs and nothing is wrong, 1 otherwise (for monitoring)."""
-    figures = collect(config.store.path)
+    figures = collect(config.store.path, next_digest_at(config, SystemClock().now()))
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     else:

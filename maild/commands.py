@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
-from maild import workflow
+from maild import editions, workflow
 from maild.config import Config
+from maild.periods import parse_period
 from maild.store import Store, StoreLocked, write_atomically
 from maild.threader import ticket_numbers_in
 from maild.tickets import ChangeError, change
@@ -31,7 +33,7 @@ log = logging.getLogger("maild.commands")
 
 WAKE_SIGNAL = signal.SIGUSR1
 ANSWER_TIMEOUT = 60.0
-CARE = ("quarantine_retry", "outbox_retry")
+CARE = ("quarantine_retry", "outbox_retry", "digest_send")
 CHANGES = ("priority", "category", "reply", "assign", "status", "resolve", "close", "reopen",
            "comment", "merge")  # fmt: skip
 
@@ -111,6 +113,8 @@ def _care(store: Store, config: Config, command: dict[str, Any], now: datetime) 
     from maild import datacare  # the daemon imports this module; data care is rarely needed
 
     try:
+        if command["change"] == "digest_send":
+            return _send_digest(store, config, str(command["value"]), now)
         if command["change"] == "quarantine_retry":
             outcome = datacare.quarantine_retry(store, config, str(command["value"]), now)
             where = f" ticket {outcome.ticket}" if outcome.ticket else ""
@@ -120,6 +124,15 @@ def _care(store: Store, config: Config, command: dict[str, Any], now: datetime) 
         return Answer(True, f"{count} mail(s) due again now")
     except datacare.DataCareError as e:
         return Answer(False, str(e))
+
+
+def _send_digest(store: Store, config: Config, label: str, now: datetime) -> Answer:
+    try:
+        period = parse_period(label, ZoneInfo(config.digest.timezone))
+        subjects = editions.send_now(store, config, period, now)
+    except ValueError as e:
+        return Answer(False, str(e))
+    return Answer(True, "queued: " + "; ".join(subjects))
 
 
 def _act(

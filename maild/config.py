@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from maild.calendar import AlwaysOpen, BusinessCalendar, Calendar, parse_days, parse_hours
 from maild.classify import DEFAULT_RULES, PRIORITIES, Rule, Team
 from maild.durations import Duration, parse_duration
+from maild.periods import WEEKDAYS
 from maild.sla import Escalation, EscalationLevel, Policy
 
 DEFAULT_CONFIG_PATH = Path("/etc/maild/maild.toml")
@@ -179,6 +180,29 @@ class ComplaintsConfig:
 
 
 @dataclass(frozen=True)
+class DigestList:
+    """Who reads one edition, and in which language."""
+
+    recipients: tuple[str, ...]
+    language: str
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    """The weekly (and optionally monthly) analysis digest to leadership."""
+
+    lists: tuple[DigestList, ...]  # no recipients: no digest is scheduled
+    weekday: int  # 0 = Monday
+    hour: int
+    timezone: str
+    monthly: bool
+
+    @property
+    def enabled(self) -> bool:
+        return any(digest_list.recipients for digest_list in self.lists)
+
+
+@dataclass(frozen=True)
 class Config:
     support: SupportConfig
     store: StoreConfig
@@ -195,6 +219,7 @@ class Config:
     security: SecurityConfig
     lifecycle: LifecycleConfig
     admin: AdminConfig
+    digest: DigestConfig
     imap: ImapConfig | None = None
     path: Path | None = None
 
@@ -344,6 +369,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         outbox_alert_after=admin_t.duration("outbox_alert_after", "1h"),
     )
     admin_t.reject_unknown()
+    digest = _digest(root.table("digest"), support)
 
     root.reject_unknown()
     if problems:
@@ -365,6 +391,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         security=security,
         lifecycle=lifecycle,
         admin=admin,
+        digest=digest,
         path=path,
     )
 
@@ -563,6 +590,30 @@ def _complaints(table: _Table) -> ComplaintsConfig:
     )
     table.reject_unknown()
     return complaints
+
+
+def _digest(table: _Table, support: SupportConfig) -> DigestConfig:
+    """[digest]: the main list (recipients, language) plus [[digest.lists]] in other languages."""
+    lists = [DigestList(table.addresses("recipients"), table.choice("language", LANGUAGES, "zh"))]
+    for extra in table.table_list("lists"):
+        lists.append(
+            DigestList(extra.addresses("recipients"), extra.choice("language", LANGUAGES, "en"))
+        )
+        if not lists[-1].recipients:
+            extra._problem("recipients", "list at least one address, or remove this list")
+        extra.reject_unknown()
+    weekday = table.choice("weekday", WEEKDAYS, "mon")
+    digest = DigestConfig(
+        lists=tuple(lists),
+        weekday=WEEKDAYS.index(weekday),
+        hour=table.integer("hour", 9, low=0),
+        timezone=table.timezone("timezone", support.timezone),
+        monthly=table.boolean("monthly", False),
+    )
+    if digest.hour > 23:
+        table._problem("hour", f"{digest.hour} is not an hour of the day: use 0-23 (9 is 09:00)")
+    table.reject_unknown()
+    return digest
 
 
 class _Table:

@@ -23,6 +23,7 @@ from maild import commands
 from maild.clock import Clock, iso, parse_iso
 from maild.config import Config, ConfigError, load_config
 from maild.datacare import check_version, migrate
+from maild.editions import send_due
 from maild.incidents import observe
 from maild.intake.listener import Listener
 from maild.intake.mailbox import MailboxIntake
@@ -190,6 +191,8 @@ class Service:
         self.notifier.watchdog()
         swept = self.sweep()
         self.notifier.watchdog()
+        _guarded("digest", self.send_digests)()
+        self.notifier.watchdog()
         report = CycleReport(taken_in, swept, self.flush_outbox(), self.intake.last_error)
         self.notifier.watchdog()
         self.watch_health()
@@ -229,6 +232,10 @@ class Service:
             self._policies_checked = True
         return sweep(self.store, self.config, now)
 
+    def send_digests(self) -> list[str]:
+        """The digest editions due and not yet sent (once each, also after downtime)."""
+        return send_due(self.store, self.config, self.clock.now())
+
     def run_commands(self) -> int:
         return commands.run_waiting(self.store, self.config, self.clock.now())
 
@@ -256,6 +263,7 @@ class Service:
         poll = self.config.imap.poll_seconds if self.config.imap else LONGEST_WAIT_SECONDS
         scheduler.every(poll).seconds.do(_guarded("intake", self.cycle))
         scheduler.every(SWEEP_SECONDS).seconds.do(_guarded("sweep", self.sweep))
+        scheduler.every(SWEEP_SECONDS).seconds.do(_guarded("digest", self.send_digests))
         _guarded("intake", self.cycle)()
         self.notifier.ready(self._status_line())
         # Wait at most half the watchdog interval, so a ping is never late by a whole wait.

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from maild.clock import iso
 from maild.sla import DONE_STATUSES
 from maild.store import Store, StoreError, write_atomically
 
@@ -40,7 +42,7 @@ def daemon_pid(root: Path) -> int | None:
         return None
 
 
-def collect(root: Path) -> dict[str, Any]:
+def collect(root: Path, next_digest_at: datetime | None = None) -> dict[str, Any]:
     """The figures of `maild status --json` (fields may be added, never renamed)."""
     pid = daemon_pid(root)
     daemon: dict[str, Any] = {}
@@ -69,5 +71,5 @@ def collect(root: Path) -> dict[str, Any]:
         "open_by_priority": dict(sorted(Counter(t["priority"] for t in tickets).items())),
         # Only trouble that lasted past its [admin] threshold (and was told) is an incident.
         "incidents": {k: v for k, v in incidents.items() if v and v.get("alerted_at")},
-        "next_digest_at": None,  # the weekly digest is issue 6
+        "next_digest_at": iso(next_digest_at) if next_digest_at else None,
     }

@@ -407,6 +407,10 @@ class Store:
         ]
         return sorted(docs, key=lambda d: d["number"])
 
+    def iter_tickets(self) -> Iterator[dict[str, Any]]:
+        """Every ticket, archived ones included, read-only and uncopied: for reports."""
+        yield from self._rows("tickets")
+
     def tickets_to_check(self, cutoff: str) -> list[dict[str, Any]]:
         """Tickets whose `next_check_at` is at or before `cutoff`; the rest are not copied.
 

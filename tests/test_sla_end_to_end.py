@@ -82,6 +82,9 @@ class Clockwork:
 def _kind(msg: email.message.EmailMessage) -> str:
     subject = str(msg["Subject"])
     for marker, kind in (
+        ("support digest", "digest"),
+        ("客服周报", "digest"),
+        ("客服月报", "digest"),
         ("We have received", "ack"),
         ("我们已收到", "ack"),
         ("Update on your request", "update"),

@@ -55,6 +55,7 @@ class Draft:
     date: str  # ISO 8601
     # Files from the store, {filename, content_type, stored_as}: an agent's attachments.
     attachments: tuple[dict[str, str], ...] = ()
+    html: str | None = None  # an HTML alternative to `body` (the digest)
 
     def to_stored(self) -> dict[str, Any]:
         """The draft as plain JSON data (dataclasses.asdict deep-copies, slowly)."""
@@ -163,6 +164,8 @@ def to_mime(draft: Draft, read_file: Callable[[str], bytes] | None = None) -> by
     if draft.ticket_id:  # a status reply is about several tickets
         msg["X-Maild-Ticket"] = draft.ticket_id
     msg.set_content(draft.body, charset="utf-8")  # replaces Content-* headers: set them after
+    if draft.html is not None:
+        msg.add_alternative(draft.html, subtype="html", charset="utf-8")
     msg["Content-Language"] = "zh-CN" if draft.language == "zh" else "en"
     for attached in draft.attachments:
         if read_file is None:

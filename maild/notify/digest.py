@@ -1,0 +1,685 @@
+"""The digest as mail: one view of the report (sections of lines, bars and tables) rendered
+twice, as HTML for mail clients and as its plain-text alternative.
+
+Pure. The HTML is what Outlook, Gmail and phones all show: tables for layout, inline styles,
+bars drawn as table cells (no images, SVG or scripts). Every value, the customers' own words
+included, goes through Jinja2's HTML autoescaping.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import jinja2
+
+from maild.clock import iso
+from maild.config import Config, DigestList
+from maild.metrics import AGE_BUCKETS, SCORES, Metrics
+from maild.notify.compose import Draft, new_message_id, one_line
+from maild.notify.wording import COMMITMENT_NAMES, PRIORITY_NAMES, moment
+from maild.report import Report
+from maild.trends import Figure, Note
+
+_html = jinja2.Environment(
+    loader=jinja2.PackageLoader("maild.notify", "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_text = jinja2.Environment(
+    loader=jinja2.PackageLoader("maild.notify", "templates"),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,  # plain text: escaping would corrupt it
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+FIGURE_NAMES = {
+    "en": {
+        "opened": "Tickets opened",
+        "closed": "Tickets closed",
+        "backlog": "Backlog at period end",
+        "first_response_median_s": "First response, median",
+        "first_response_p90_s": "First response, p90",
+        "resolution_median_s": "Resolution, median",
+        "sla_compliance": "SLA met",
+        "breaches": "SLA breaches",
+        "reopened": "Reopened",
+        "satisfaction_mean": "Satisfaction (1-5)",
+    },
+    "zh": {
+        "opened": "新建工单",
+        "closed": "关闭工单",
+        "backlog": "期末积压",
+        "first_response_median_s": "首次回复时长（中位数）",
+        "first_response_p90_s": "首次回复时长（P90）",
+        "resolution_median_s": "解决时长（中位数）",
+        "sla_compliance": "SLA 达成率",
+        "breaches": "SLA 违约",
+        "reopened": "重新打开",
+        "satisfaction_mean": "满意度（1-5）",
+    },
+}
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "week": "Weekly support digest",
+        "month": "Monthly support digest",
+        "subject": "{title} {label}: SLA {sla} met, {breaches} breach{plural}",
+        "subject_none": "{title} {label}: no SLA commitment decided, {opened} tickets opened",
+        "so_far": "Period still running: figures up to {now}.",
+        "span": "{start} to {end} ({zone})",
+        "glance": "At a glance",
+        "quiet": "Nothing moved much against last period.",
+        "figures": "Headline figures",
+        "figure": "Figure",
+        "this": "This period",
+        "last": "Last period",
+        "average": "4-period average",
+        "trend": "Trend",
+        "sla": "Service commitments",
+        "commitment": "Commitment",
+        "priority": "Priority",
+        "met": "Met",
+        "missed": "Missed",
+        "rate": "Met %",
+        "overall": "All",
+        "breaches": "Breaches",
+        "no_breaches": "No commitment was broken.",
+        "ticket": "Ticket",
+        "category": "Category",
+        "team": "Team",
+        "assignee": "Agent",
+        "overrun": "Over by",
+        "state": "State",
+        "still_open": "still open",
+        "done": "done",
+        "escalations": "Warnings sent: {warnings}. Escalations sent: {escalations}.",
+        "level": "level {level}: {count}",
+        "updates": "Customer progress updates: {sent} sent, {on_time} on time.",
+        "volume": "Volume",
+        "volume_line": "Opened {opened}, resolved {resolved}, closed {closed}, reopened {reopened}"
+        " (reopen rate {reopen_rate}), merged as duplicates {merged}.",
+        "by_priority": "Opened by priority",
+        "by_category": "Opened by category",
+        "by_team": "Opened by team",
+        "backlog": "Backlog",
+        "backlog_line": "{count} tickets not resolved or closed at the period's end.",
+        "backlog_age": "Age of the backlog",
+        "times": "Response and resolution times",
+        "times_line": "Counted on each ticket's SLA calendar (working hours on a business "
+        "calendar), paused while waiting on the customer.",
+        "first_response": "First response",
+        "resolution": "Resolution",
+        "tickets": "Tickets",
+        "median": "Median",
+        "p90": "p90",
+        "satisfaction": "Customer satisfaction",
+        "satisfaction_line": "{responses} ratings, mean {mean}.",
+        "no_ratings": "No ratings this period.",
+        "score": "Score",
+        "low_scores": "What unhappy customers wrote",
+        "no_comment": "(no comment)",
+        "closes": "How tickets were closed",
+        "confirmed": "Confirmed by the customer",
+        "silence": "Closed after the customer's silence",
+        "agent": "Closed by an agent",
+        "complainants": "Repeated complainants",
+        "no_complainants": "Nobody raised a repeated-complaint alert.",
+        "who": "Customer",
+        "topics": "Hot topics",
+        "topics_line": "Words and phrases in new tickets that rose most against the "
+        "average of the previous periods.",
+        "no_topics": "No topic rose enough to report.",
+        "term": "Topic",
+        "count": "Tickets",
+        "before": "Before (avg)",
+        "change": "Change",
+        "examples": "Examples",
+        "clusters": "Same issue, many customers",
+        "no_clusters": "No group of near-identical tickets from several customers.",
+        "cluster": "Issue",
+        "customers": "Customers",
+        "agents": "Agent load",
+        "no_agents": "No agent replied this period.",
+        "handled": "Tickets answered",
+        "replies": "Replies",
+        "first_responses": "First responses",
+        "fr_median": "First response, median",
+        "open_assigned": "Open, assigned",
+        "footer": "maild, {now}. Definitions of every figure: the README, section 'Weekly digest'.",
+        "none": "–",
+        # notes
+        "rose": "rose",
+        "fell": "fell",
+        "note_figure": "{name} {moved} from {before} to {after}.",
+        "note_breaches_in": "{count} of {total} breaches were in {where}.",
+        "note_old_backlog": "{count} tickets in the backlog are over 30 days old.",
+        "note_topic": "Rising topic: \u201c{term}\u201d in {count} new tickets (about {baseline} "
+        "per period before).",
+        "note_cluster": "{tickets} tickets from {customers} customers look like the same issue: "
+        "\u201c{label}\u201d.",
+    },
+    "zh": {
+        "week": "客服周报",
+        "month": "客服月报",
+        "subject": "{title} {label}：SLA 达成 {sla}，违约 {breaches} 单",
+        "subject_none": "{title} {label}：本期无到期的 SLA 承诺，新建 {opened} 单",
+        "so_far": "本期尚未结束：数据截至 {now}。",
+        "span": "{start} 至 {end}（{zone}）",
+        "glance": "要点",
+        "quiet": "与上期相比没有明显变化。",
+        "figures": "核心指标",
+        "figure": "指标",
+        "this": "本期",
+        "last": "上期",
+        "average": "前4期平均",
+        "trend": "趋势",
+        "sla": "服务承诺",
+        "commitment": "承诺",
+        "priority": "优先级",
+        "met": "达成",
+        "missed": "违约",
+        "rate": "达成率",
+        "overall": "合计",
+        "breaches": "违约明细",
+        "no_breaches": "本期没有违约。",
+        "ticket": "工单",
+        "category": "类别",
+        "team": "团队",
+        "assignee": "负责人",
+        "overrun": "超出",
+        "state": "状态",
+        "still_open": "仍未完成",
+        "done": "已完成",
+        "escalations": "预警 {warnings} 次，升级 {escalations} 次。",
+        "level": "第{level}级：{count}",
+        "updates": "客户进展通报：发送 {sent} 次，按时 {on_time} 次。",
+        "volume": "工单量",
+        "volume_line": "新建 {opened}，解决 {resolved}，关闭 {closed}，重新打开 {reopened}"
+        "（重开率 {reopen_rate}），合并重复 {merged}。",
+        "by_priority": "按优先级（新建）",
+        "by_category": "按类别（新建）",
+        "by_team": "按团队（新建）",
+        "backlog": "积压",
+        "backlog_line": "期末有 {count} 张工单尚未解决或关闭。",
+        "backlog_age": "积压工单的时长",
+        "times": "回复与解决时长",
+        "times_line": "按各工单 SLA 日历计时（工作日历只计工作时间），等待客户期间暂停。",
+        "first_response": "首次回复",
+        "resolution": "解决",
+        "tickets": "工单数",
+        "median": "中位数",
+        "p90": "P90",
+        "satisfaction": "客户满意度",
+        "satisfaction_line": "收到 {responses} 份评分，平均 {mean} 分。",
+        "no_ratings": "本期没有收到评分。",
+        "score": "评分",
+        "low_scores": "不满意客户的原话",
+        "no_comment": "（未留言）",
+        "closes": "关闭方式",
+        "confirmed": "客户确认解决",
+        "silence": "客户未回复，自动关闭",
+        "agent": "客服直接关闭",
+        "complainants": "重复投诉",
+        "no_complainants": "本期没有重复投诉预警。",
+        "who": "客户",
+        "topics": "热点问题",
+        "topics_line": "新工单中比前几期平均上升最多的词语。",
+        "no_topics": "本期没有明显上升的话题。",
+        "term": "话题",
+        "count": "工单数",
+        "before": "此前（平均）",
+        "change": "变化",
+        "examples": "示例",
+        "clusters": "多位客户反映的同一问题",
+        "no_clusters": "没有多位客户反映的相同问题。",
+        "cluster": "问题",
+        "customers": "客户数",
+        "agents": "客服工作量",
+        "no_agents": "本期没有客服回复。",
+        "handled": "回复工单",
+        "replies": "回复次数",
+        "first_responses": "首次回复",
+        "fr_median": "首次回复中位数",
+        "open_assigned": "名下未完成",
+        "footer": "maild 生成于 {now}。各项指标的定义见 README 的“Weekly digest”一节。",
+        "none": "–",
+        "rose": "上升",
+        "fell": "下降",
+        "note_figure": "{name}从 {before} {moved}到 {after}。",
+        "note_breaches_in": "{total} 单违约中有 {count} 单在{where}。",
+        "note_old_backlog": "积压中有 {count} 张工单已超过 30 天。",
+        "note_topic": "上升话题：“{term}”出现在 {count} 张新工单中（此前每期约 {baseline} 张）。",
+        "note_cluster": "{customers} 位客户的 {tickets} 张工单疑似同一问题：“{label}”。",
+    },
+}
+
+TONES = {"better": "#15803d", "worse": "#b91c1c", "": "#475569"}
+BAR_COLOURS = {"neutral": "#2563eb", "good": "#16a34a", "bad": "#dc2626", "warn": "#d97706"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    tone: str = ""  # "better", "worse" or ""
+    strong: bool = False
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    shown: str
+    fraction: float  # 0..1 of the widest bar
+    colour: str = BAR_COLOURS["neutral"]
+
+
+@dataclass
+class Section:
+    key: str  # stable id, for readers' tools and tests
+    title: str
+    lines: list[str] = field(default_factory=list)
+    bullets: list[str] = field(default_factory=list)
+    bars: list[list[Bar]] = field(default_factory=list)  # each a chart
+    bar_titles: list[str] = field(default_factory=list)
+    tables: list[tuple[list[str], list[list[Cell]]]] = field(default_factory=list)
+    table_titles: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+
+
+class _Format:
+    """Numbers as the reader's language writes them."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.words = WORDS[language]
+
+    def number(self, value: float | None, unit: str) -> str:
+        if value is None:
+            return self.words["none"]
+        if unit == "seconds":
+            return self.duration(value)
+        if unit == "ratio":
+            return self.percent(value)
+        if unit == "score":
+            return f"{value:.1f}"
+        return f"{value:g}" if value != int(value) else str(int(value))
+
+    def duration(self, seconds: float | None) -> str:
+        if seconds is None:
+            return self.words["none"]
+        if seconds < 3600:
+            minutes = round(seconds / 60)
+            return f"{minutes}分钟" if self.language == "zh" else f"{minutes} min"
+        hours = seconds / 3600
+        return f"{hours:.1f}小时" if self.language == "zh" else f"{hours:.1f} h"
+
+    def percent(self, ratio: float | None) -> str:
+        if ratio is None:
+            return self.words["none"]
+        return f"{ratio * 100:.0f}%" if ratio in (0, 1) else f"{ratio * 100:.1f}%"
+
+
+def render(report: Report, config: Config, language: str) -> Rendered:
+    """The digest in one language: subject, HTML and the plain-text alternative."""
+    fmt = _Format(language)
+    words = fmt.words
+    m = report.metrics
+    period = report.period
+    title = words[period.kind]
+    zone = config.digest.timezone
+    last_day = period.end - timedelta(seconds=1)
+    last_day = last_day.astimezone(period.start.tzinfo)
+    span = words["span"].format(
+        start=f"{period.start:%Y-%m-%d}", end=f"{last_day:%Y-%m-%d}", zone=zone
+    )
+    sla = m.sla
+    if sla.decided:
+        subject = words["subject"].format(
+            title=title, label=period.label, sla=fmt.percent(sla.rate),
+            breaches=len(m.breaches), plural="" if len(m.breaches) == 1 else "es",
+        )  # fmt: skip
+    else:
+        subject = words["subject_none"].format(title=title, label=period.label, opened=m.opened)
+    values = {
+        "title": f"{title} {period.label}",
+        "span": span,
+        "so_far": "" if report.complete else words["so_far"].format(
+            now=moment(report.generated_at, zone)),
+        "sections": _sections(report, fmt),
+        "footer": words["footer"].format(now=moment(report.generated_at, zone)),
+        "tones": TONES,
+        "language": language,
+    }  # fmt: skip
+    html = _html.get_template("digest.html.j2").render(**values)
+    text = _text.get_template("digest.txt.j2").render(**values)
+    return Rendered(one_line(subject, 200), html, text)
+
+
+def _sections(report: Report, fmt: _Format) -> list[Section]:
+    return [
+        _glance(report, fmt),
+        _figures(report.figures, fmt),
+        _sla(report.metrics, fmt),
+        _volume(report.metrics, fmt),
+        _backlog(report.metrics, fmt),
+        _times(report.metrics, fmt),
+        _satisfaction(report.metrics, fmt),
+        _complainants(report.metrics, fmt),
+        _topics(report, fmt),
+        _agents(report.metrics, fmt),
+    ]
+
+
+def _glance(report: Report, fmt: _Format) -> Section:
+    section = Section("glance", fmt.words["glance"])
+    section.bullets = [_note(note, fmt) for note in report.notes] or [fmt.words["quiet"]]
+    return section
+
+
+def _note(note: Note, fmt: _Format) -> str:
+    words, v = fmt.words, note.values
+    if note.kind == "figure":
+        return words["note_figure"].format(
+            name=FIGURE_NAMES[fmt.language][v["key"]],
+            moved=words["rose"] if v["direction"] == "up" else words["fell"],
+            before=fmt.number(v["before"], v["unit"]),
+            after=fmt.number(v["after"], v["unit"]),
+        )
+    if note.kind == "breaches_in":
+        where = v[v["by"]]
+        label = words["category"] if v["by"] == "category" else words["team"]
+        where = f"“{where}”{label}" if fmt.language == "zh" else f"{label.lower()} {where}"
+        return words["note_breaches_in"].format(count=v["count"], total=v["total"], where=where)
+    if note.kind == "topic":
+        return words["note_topic"].format(
+            term=v["term"], count=v["count"], baseline=f"{v['baseline']:.1f}"
+        )
+    if note.kind == "cluster":
+        return words["note_cluster"].format(**{**v, "label": one_line(v["label"], 80)})
+    return words[f"note_{note.kind}"].format(**v)
+
+
+def _figures(figures: Sequence[Figure], fmt: _Format) -> Section:
+    words = fmt.words
+    headers = [words["figure"], words["this"], words["last"], words["average"], words["trend"]]
+    rows = [
+        [
+            Cell(FIGURE_NAMES[fmt.language][f.headline.key]),
+            Cell(fmt.number(f.value, f.headline.unit), strong=True),
+            Cell(fmt.number(f.last, f.headline.unit)),
+            Cell(fmt.number(f.average, f.headline.unit)),
+            Cell(f.arrow or words["none"], tone=f.verdict),
+        ]
+        for f in figures
+    ]
+    section = Section("figures", words["figures"])
+    section.tables.append((headers, rows))
+    section.table_titles.append("")
+    return section
+
+
+def _sla(m: Metrics, fmt: _Format) -> Section:
+    words, names = fmt.words, COMMITMENT_NAMES[fmt.language]
+    section = Section("sla", words["sla"])
+    chart = []
+    for commitment, c in m.compliance.items():
+        chart.append(_rate_bar(names[commitment], c.rate, fmt))
+    for priority, c in m.compliance_by_priority.items():
+        chart.append(_rate_bar(PRIORITY_NAMES[fmt.language][priority], c.rate, fmt))
+    if m.sla.decided:
+        section.bars.append(chart)
+        section.bar_titles.append(words["rate"])
+    headers = [words["commitment"], words["met"], words["missed"], words["rate"]]
+    rows = [
+        [Cell(names[k]), Cell(str(c.met)), Cell(str(c.missed)), Cell(fmt.percent(c.rate))]
+        for k, c in m.compliance.items()
+    ]
+    rows += [
+        [Cell(f"{words['priority']}: {PRIORITY_NAMES[fmt.language][k]}"), Cell(str(c.met)),
+         Cell(str(c.missed)), Cell(fmt.percent(c.rate))]
+        for k, c in m.compliance_by_priority.items()
+    ]  # fmt: skip
+    rows.append(
+        [Cell(words["overall"], strong=True), Cell(str(m.sla.met)), Cell(str(m.sla.missed)),
+         Cell(fmt.percent(m.sla.rate), strong=True)]
+    )  # fmt: skip
+    section.tables.append((headers, rows))
+    section.table_titles.append("")
+    if m.breaches:
+        headers = [words[k] for k in ("ticket", "commitment", "priority", "category", "team",
+                                      "assignee", "overrun", "state")]  # fmt: skip
+        rows = [
+            [Cell(b.ticket_id, strong=True), Cell(names[b.commitment]),
+             Cell(PRIORITY_NAMES[fmt.language][b.priority]), Cell(b.category),
+             Cell(b.team or words["none"]), Cell(b.assignee or words["none"]),
+             Cell(fmt.duration(b.overrun_s), tone="worse"),
+             Cell(words["still_open"] if b.still_open else words["done"],
+                  tone="worse" if b.still_open else "")]
+            for b in m.breaches
+        ]  # fmt: skip
+        section.tables.append((headers, rows))
+        section.table_titles.append(f"{words['breaches']} ({len(m.breaches)})")
+    else:
+        section.lines.append(words["no_breaches"])
+    levels = ", ".join(
+        words["level"].format(level=level, count=count)
+        for level, count in sorted(m.escalations.items())
+    )
+    escalated = sum(m.escalations.values())
+    section.lines.append(
+        words["escalations"].format(
+            warnings=m.warnings, escalations=f"{escalated} ({levels})" if levels else escalated
+        )
+    )
+    section.lines.append(words["updates"].format(sent=m.updates_sent, on_time=m.updates_on_time))
+    return section
+
+
+def _rate_bar(label: str, rate: float | None, fmt: _Format) -> Bar:
+    colour = BAR_COLOURS[
+        "good" if rate is None or rate >= 0.95 else "warn" if rate >= 0.8 else "bad"
+    ]
+    return Bar(label, fmt.percent(rate), rate or 0.0, colour)
+
+
+def _count_bars(counts: Mapping[str, int], labels: Mapping[str, str] | None = None) -> list[Bar]:
+    widest = max(counts.values(), default=0) or 1
+    return [
+        Bar((labels or {}).get(key, key), str(count), count / widest)
+        for key, count in counts.items()
+    ]
+
+
+def _volume(m: Metrics, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("volume", words["volume"])
+    section.lines.append(
+        words["volume_line"].format(
+            opened=m.opened, resolved=m.resolved, closed=m.closed, reopened=m.reopened,
+            reopen_rate=fmt.percent(m.reopen_rate), merged=m.merged,
+        )
+    )  # fmt: skip
+    priorities = PRIORITY_NAMES[fmt.language]
+    by_priority = {p: m.opened_by_priority[p] for p in priorities if m.opened_by_priority[p]}
+    for title, counts, labels in (
+        (words["by_priority"], by_priority, priorities),
+        (words["by_category"], _ranked(m.opened_by_category), None),
+        (words["by_team"], _ranked(m.opened_by_team), None),
+    ):
+        if counts:
+            section.bars.append(_count_bars(counts, labels))
+            section.bar_titles.append(title)
+    closes = {words[k]: m.closes[k] for k in ("confirmed", "silence", "agent")}
+    if any(closes.values()):
+        section.bars.append(_count_bars(closes))
+        section.bar_titles.append(words["closes"])
+    return section
+
+
+def _ranked(counts: Counter[str], limit: int = 12) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
+
+
+def _backlog(m: Metrics, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("backlog", words["backlog"])
+    section.lines.append(words["backlog_line"].format(count=m.backlog))
+    if m.backlog:
+        section.bars.append(_count_bars({name: m.backlog_age[name] for name, _ in AGE_BUCKETS}))
+        section.bar_titles.append(words["backlog_age"])
+        priorities = PRIORITY_NAMES[fmt.language]
+        counts = {p: m.backlog_by_priority[p] for p in priorities if m.backlog_by_priority[p]}
+        section.bars.append(_count_bars(counts, priorities))
+        section.bar_titles.append(words["priority"])
+    return section
+
+
+def _times(m: Metrics, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("times", words["times"])
+    section.lines.append(words["times_line"])
+    headers = ["", words["tickets"], words["median"], words["p90"]]
+    rows = [
+        [Cell(words["first_response"]), Cell(str(len(m.first_response_s))),
+         Cell(fmt.duration(m.first_response_median_s), strong=True),
+         Cell(fmt.duration(m.first_response_p90_s))],
+        [Cell(words["resolution"]), Cell(str(len(m.resolution_s))),
+         Cell(fmt.duration(m.resolution_median_s), strong=True),
+         Cell(fmt.duration(m.resolution_p90_s))],
+    ]  # fmt: skip
+    section.tables.append((headers, rows))
+    section.table_titles.append("")
+    return section
+
+
+def _satisfaction(m: Metrics, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("satisfaction", words["satisfaction"])
+    if not m.scores:
+        section.lines.append(words["no_ratings"])
+        return section
+    mean = m.satisfaction_mean
+    section.lines.append(
+        words["satisfaction_line"].format(responses=len(m.scores), mean=f"{mean:.1f}")
+    )
+    distribution = m.satisfaction_distribution
+    widest = max(distribution.values()) or 1
+    section.bars.append(
+        [
+            Bar("★" * score, str(distribution[score]), distribution[score] / widest,
+                BAR_COLOURS["bad" if score <= 2 else "neutral" if score == 3 else "good"])
+            for score in reversed(SCORES)
+        ]
+    )  # fmt: skip
+    section.bar_titles.append(words["score"])
+    if m.low_scores:
+        headers = [words["ticket"], words["score"], words["low_scores"]]
+        rows = [
+            [Cell(s.ticket_id, strong=True), Cell(str(s.score), tone="worse"),
+             Cell(s.comment or words["no_comment"])]
+            for s in m.low_scores
+        ]  # fmt: skip
+        section.tables.append((headers, rows))
+        section.table_titles.append(words["low_scores"])
+    return section
+
+
+def _complainants(m: Metrics, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("complainants", words["complainants"])
+    if not m.complainants:
+        section.lines.append(words["no_complainants"])
+        return section
+    headers = [words["who"], words["tickets"]]
+    rows = [[Cell(c.who, strong=True), Cell(", ".join(c.tickets))] for c in m.complainants]
+    section.tables.append((headers, rows))
+    section.table_titles.append("")
+    return section
+
+
+def _topics(report: Report, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("topics", words["topics"])
+    section.lines.append(words["topics_line"])
+    if report.topics:
+        headers = [
+            words["term"],
+            words["count"],
+            words["before"],
+            words["change"],
+            words["examples"],
+        ]
+        rows = [
+            [Cell(t.term, strong=True), Cell(str(t.count)), Cell(f"{t.baseline:.1f}"),
+             Cell(f"↑ +{t.change:g}", tone="worse"), Cell(", ".join(t.examples))]
+            for t in report.topics
+        ]  # fmt: skip
+        section.tables.append((headers, rows))
+        section.table_titles.append("")
+    else:
+        section.lines.append(words["no_topics"])
+    if report.clusters:
+        headers = [words["cluster"], words["customers"], words["tickets"]]
+        rows = [
+            [Cell(one_line(c.label, 80), strong=True), Cell(str(c.customers)),
+             Cell(", ".join(c.tickets))]
+            for c in report.clusters
+        ]  # fmt: skip
+        section.tables.append((headers, rows))
+        section.table_titles.append(words["clusters"])
+    else:
+        section.lines.append(words["no_clusters"])
+    return section
+
+
+def _agents(m: Metrics, fmt: _Format) -> Section:
+    words = fmt.words
+    section = Section("agents", words["agents"])
+    if not m.agents:
+        section.lines.append(words["no_agents"])
+        return section
+    headers = [words["assignee"], words["handled"], words["replies"], words["first_responses"],
+               words["fr_median"], words["open_assigned"]]  # fmt: skip
+    rows = [
+        [Cell(a.name, strong=True), Cell(str(a.handled)), Cell(str(a.replies)),
+         Cell(str(a.first_responses)), Cell(fmt.duration(a.first_response_median_s)),
+         Cell(str(a.open_assigned))]
+        for a in m.agents
+    ]  # fmt: skip
+    section.tables.append((headers, rows))
+    section.table_titles.append("")
+    return section
+
+
+def draft_digest(
+    config: Config, rendered: Rendered, recipients: DigestList, now: datetime
+) -> Draft:
+    """The digest as an outgoing mail to one recipient list."""
+    support = config.support
+    return Draft(
+        message_id=new_message_id(support),
+        sender=support.address,
+        sender_name=support.name,
+        to=recipients.recipients,
+        subject=rendered.subject,
+        body=rendered.text,
+        html=rendered.html,
+        language=recipients.language,
+        ticket_id="",
+        in_reply_to=None,
+        references=(),
+        auto_submitted="auto-generated",
+        date=iso(now),
+    )
