@@ -136,8 +136,8 @@ def test_a_scripted_week_yields_a_digest_with_the_right_figures(week: Clockwork)
     assert set(sent) == {"ceo@maild.test", "coo@maild.test,cto@maild.test"}
     english, chinese = sent["ceo@maild.test"], sent["coo@maild.test,cto@maild.test"]
     # Four of ten commitments broken: 60 % met.
-    assert english["Subject"] == "Weekly support digest 2026-W47: SLA 60.0% met, 4 breaches"
-    assert chinese["Subject"] == "客服周报 2026-W47：SLA 达成 60.0%，违约 4 单"
+    assert english["Subject"] == "Weekly support digest 2026-W47: SLA 60% met, 4 breaches"
+    assert chinese["Subject"] == "客服周报 2026-W47：SLA 达成 60%，违约 4 单"
     assert english.get_content_type() == "multipart/alternative"
     text = english.get_body(("plain",)).get_content()
     html = english.get_body(("html",)).get_content()

@@ -95,6 +95,7 @@ WORDS: dict[str, dict[str, str]] = {
         "category": "Category",
         "team": "Team",
         "assignee": "Agent",
+        "where": "Category · team · agent",
         "overrun": "Over by",
         "state": "State",
         "still_open": "still open",
@@ -109,7 +110,7 @@ WORDS: dict[str, dict[str, str]] = {
         "by_category": "Opened by category",
         "by_team": "Opened by team",
         "backlog": "Backlog",
-        "backlog_line": "{count} tickets not resolved or closed at the period's end.",
+        "backlog_line": "Tickets not resolved or closed at the period's end: {count}.",
         "backlog_age": "Age of the backlog",
         "times": "Response and resolution times",
         "times_line": "Counted on each ticket's SLA calendar (working hours on a business "
@@ -120,7 +121,7 @@ WORDS: dict[str, dict[str, str]] = {
         "median": "Median",
         "p90": "p90",
         "satisfaction": "Customer satisfaction",
-        "satisfaction_line": "{responses} ratings, mean {mean}.",
+        "satisfaction_line": "Ratings: {responses}, mean {mean}.",
         "no_ratings": "No ratings this period.",
         "score": "Score",
         "low_scores": "What unhappy customers wrote",
@@ -162,6 +163,8 @@ WORDS: dict[str, dict[str, str]] = {
         "note_old_backlog": "{count} tickets in the backlog are over 30 days old.",
         "note_topic": "Rising topic: \u201c{term}\u201d in {count} new tickets (about {baseline} "
         "per period before).",
+        "note_topic_new": "New topic: \u201c{term}\u201d in {count} new tickets (none in the "
+        "previous periods).",
         "note_cluster": "{tickets} tickets from {customers} customers look like the same issue: "
         "\u201c{label}\u201d.",
     },
@@ -193,6 +196,7 @@ WORDS: dict[str, dict[str, str]] = {
         "category": "类别",
         "team": "团队",
         "assignee": "负责人",
+        "where": "类别 · 团队 · 负责人",
         "overrun": "超出",
         "state": "状态",
         "still_open": "仍未完成",
@@ -256,6 +260,7 @@ WORDS: dict[str, dict[str, str]] = {
         "note_breaches_in": "{total} 单违约中有 {count} 单在{where}。",
         "note_old_backlog": "积压中有 {count} 张工单已超过 30 天。",
         "note_topic": "上升话题：“{term}”出现在 {count} 张新工单中（此前每期约 {baseline} 张）。",
+        "note_topic_new": "新话题：“{term}”出现在 {count} 张新工单中（此前几期没有）。",
         "note_cluster": "{customers} 位客户的 {tickets} 张工单疑似同一问题：“{label}”。",
     },
 }
@@ -328,7 +333,7 @@ class _Format:
     def percent(self, ratio: float | None) -> str:
         if ratio is None:
             return self.words["none"]
-        return f"{ratio * 100:.0f}%" if ratio in (0, 1) else f"{ratio * 100:.1f}%"
+        return f"{round(ratio * 100, 1):g}%"  # 60%, 92.5%, 100%
 
 
 def render(report: Report, config: Config, language: str) -> Rendered:
@@ -402,6 +407,8 @@ def _note(note: Note, fmt: _Format) -> str:
         label = words["category"] if v["by"] == "category" else words["team"]
         where = f"“{where}”{label}" if fmt.language == "zh" else f"{label.lower()} {where}"
         return words["note_breaches_in"].format(count=v["count"], total=v["total"], where=where)
+    if note.kind == "topic" and not v["baseline"]:
+        return words["note_topic_new"].format(term=v["term"], count=v["count"])
     if note.kind == "topic":
         return words["note_topic"].format(
             term=v["term"], count=v["count"], baseline=f"{v['baseline']:.1f}"
@@ -458,12 +465,14 @@ def _sla(m: Metrics, fmt: _Format) -> Section:
     section.tables.append((headers, rows))
     section.table_titles.append("")
     if m.breaches:
-        headers = [words[k] for k in ("ticket", "commitment", "priority", "category", "team",
-                                      "assignee", "overrun", "state")]  # fmt: skip
+        # Five columns, so a phone shows it: who and where share one.
+        headers = [words["ticket"], words["commitment"], words["where"], words["overrun"],
+                   words["state"]]  # fmt: skip
+        priorities = PRIORITY_NAMES[fmt.language]
         rows = [
-            [Cell(b.ticket_id, strong=True), Cell(names[b.commitment]),
-             Cell(PRIORITY_NAMES[fmt.language][b.priority]), Cell(b.category),
-             Cell(b.team or words["none"]), Cell(b.assignee or words["none"]),
+            [Cell(b.ticket_id, strong=True),
+             Cell(f"{names[b.commitment]} ({priorities[b.priority]})"),
+             Cell(" · ".join(x for x in (b.category, b.team, b.assignee) if x)),
              Cell(fmt.duration(b.overrun_s), tone="worse"),
              Cell(words["still_open"] if b.still_open else words["done"],
                   tone="worse" if b.still_open else "")]
