@@ -218,3 +218,39 @@ def test_agents_are_found_by_name_or_address() -> None:
     assert config.agents[0].address == "alice@example.com"
     assert config.security.authserv_id == "mx.example.com"
     assert config.lifecycle.autoclose_after.seconds(86400) == 5 * 86400
+
+
+def test_digest_defaults_and_lists() -> None:
+    config = parse_config(MINIMAL)
+    assert not config.digest.enabled  # no recipients: no digest is scheduled
+    assert (config.digest.weekday, config.digest.hour, config.digest.monthly) == (0, 9, False)
+    assert config.digest.timezone == "UTC"  # [support] timezone
+    data = {
+        **MINIMAL,
+        "digest": {
+            "recipients": ["CEO@example.com"], "weekday": "fri", "hour": 17,
+            "lists": [{"recipients": ["board@example.com"], "language": "en"}],
+        },
+    }  # fmt: skip
+    config = parse_config(data)
+    assert config.digest.enabled and (config.digest.weekday, config.digest.hour) == (4, 17)
+    assert [(d.recipients, d.language) for d in config.digest.lists] == [
+        (("ceo@example.com",), "zh"), (("board@example.com",), "en")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("digest", "expected"),
+    [
+        ({"weekday": "monday"}, "digest.weekday: 'monday' is not one of 'mon'"),
+        ({"hour": 24}, "digest.hour: 24 is not an hour of the day: use 0-23"),
+        ({"language": "fr"}, "digest.language: 'fr' is not one of 'zh', 'en'"),
+        ({"recipients": ["not-an-address"]}, "digest.recipients: 'not-an-address' is not an"),
+        ({"timezone": "Mars/Olympus"}, "digest.timezone: 'Mars/Olympus' is not an IANA"),
+        ({"lists": [{"language": "en"}]}, "digest.lists[0].recipients: list at least one"),
+        ({"monthy": True}, "digest.monthy: unknown key; did you mean 'monthly'?"),
+    ],
+)
+def test_digest_problems_name_the_key(digest: dict, expected: str) -> None:
+    found = problems({**MINIMAL, "digest": digest})
+    assert any(p.startswith(expected) for p in found), found

@@ -51,6 +51,11 @@ def week(
     )
 
 
+def write(desk: Clockwork, sender: str, subject: str, body: str, **options: str) -> None:
+    """A customer's new mail arrives."""
+    desk.loop.deliver(customer_mail(sender, subject, body, **options))
+
+
 def answer(desk: Clockwork, sender: str, mail: email.message.EmailMessage, text: str) -> None:
     """The customer replies to one of our mails."""
     desk.loop.deliver(
@@ -79,10 +84,15 @@ def play_week(desk: Clockwork) -> None:
     MD-1005 chen, urgent: Friday 17:00, bob answers Saturday 10:00 (17 h: missed by 15 h);
       resolution missed Saturday 17:00, still running.
     """
-    desk.loop.deliver(customer_mail("王伟 <wang@example.cn>", "支付失败，无法下单",
-                                    "今天支付失败，页面报错，无法下单。"))  # fmt: skip
-    desk.loop.deliver(customer_mail("li@example.com", "Payment failed: 支付失败",
-                                    "支付失败 again when paying the invoice, card declined."))  # fmt: skip
+    write(
+        desk, "王伟 <wang@example.cn>", "支付失败，无法下单", "今天支付失败，页面报错，无法下单。"
+    )
+    write(
+        desk,
+        "li@example.com",
+        "Payment failed: 支付失败",
+        "支付失败 again when paying the invoice, card declined.",
+    )
     desk.at(day("16", "10:00"))
     agent(desk, "alice", "MD-1001", "您好，我们正在排查支付接口，请稍候。")
     desk.at(day("16", "10:30"))
@@ -94,16 +104,21 @@ def play_week(desk: Clockwork) -> None:
     answer(desk, "wang@example.cn", survey, "2 太慢了 <script>alert(1)</script>")
     desk.at(day("16", "14:00"))
 
-    desk.loop.deliver(customer_mail("趙先生 <zhao@example.tw>", "支付失敗",
-                                    "我的帳號支付失敗，無法下單。", charset="big5"))  # fmt: skip
+    write(
+        desk, "趙先生 <zhao@example.tw>", "支付失敗", "我的帳號支付失敗，無法下單。", charset="big5"
+    )
     desk.at(day("17", "10:00"))
     agent(desk, "alice", "MD-1003", "您好，请问是哪张卡？")
     desk.at(day("17", "11:00"))
     agent(desk, "alice", "MD-1003", "#resolve\n已处理，请重试。")
     desk.at(day("17", "12:00"))
 
-    desk.loop.deliver(customer_mail("jones@example.com", "Refund not received",
-                                    "I returned the parcel two weeks ago and no refund yet."))  # fmt: skip
+    write(
+        desk,
+        "jones@example.com",
+        "Refund not received",
+        "I returned the parcel two weeks ago and no refund yet.",
+    )
     desk.at(day("18", "09:30"))
     agent(desk, "alice", "MD-1004", "#status pending\nCould you send the return tracking number?")
     question = only(desk.at(day("18", "10:00")), "reply")
@@ -118,8 +133,12 @@ def play_week(desk: Clockwork) -> None:
     answer(desk, "jones@example.com", resolution, "yes")
     desk.at(day("19", "15:00"))
 
-    desk.loop.deliver(customer_mail("chen@example.com", "Payment failed 支付失败",
-                                    "Checkout says payment failed. 支付失败，无法下单。"))  # fmt: skip
+    write(
+        desk,
+        "chen@example.com",
+        "Payment failed 支付失败",
+        "Checkout says payment failed. 支付失败，无法下单。",
+    )
     desk.at(day("20", "17:00"))
     agent(desk, "bob", "MD-1005", "Sorry for the wait, checking now.")
     desk.at(day("21", "10:00"))
