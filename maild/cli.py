@@ -402,6 +402,7 @@ def _status(config: Config, args: argparse.Namespace) -> int:
         print(f"  quarantined: {figures['quarantined']}")
         by_priority = ", ".join(f"{k} {v}" for k, v in figures["open_by_priority"].items())
         print(f"  open tickets: {figures['open_tickets']} ({by_priority or 'none'})")
+        print(f"  next digest: {figures['next_digest_at'] or 'none configured ([digest])'}")
         for kind, incident in figures["incidents"].items():
             print(_safe(f"  PROBLEM {kind} since {incident['since']}: {incident['error']}"))
     healthy = figures["running"] and not figures["incidents"]

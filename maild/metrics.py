@@ -216,6 +216,7 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
     """Every figure of `period` from the tickets' histories (see the module's definitions)."""
     metrics = Metrics(period)
     start, end = iso(period.start), iso(period.end)
+    tickets = list(tickets)  # read twice: the ids, then the figures (an iterator would be spent)
     ids = {t["number"]: t["id"] for t in tickets}
     compliance: dict[str, Compliance] = {c: Compliance() for c in COMMITMENTS}
     by_priority: dict[str, Compliance] = {p: Compliance() for p in PRIORITIES}
@@ -240,8 +241,8 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
             metrics.backlog_by_priority[priority] += 1
             age = (period.end - parse_iso(ticket["created_at"])).total_seconds()
             metrics.backlog_age[age_bucket(age)] += 1
-            if ticket.get("assignee"):
-                assigned[_assignee_at(ticket, events)] += 1
+            if assignee := _assignee_at(ticket, events):
+                assigned[assignee] += 1
         elif not inside:
             continue  # done before the period and untouched in it: no clock can move
         policy = config.policy_for(priority, category)
@@ -254,24 +255,25 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
             stopped = iso(clock.stopped_at) if clock.stopped_at else None
             if clock.breached:
                 due = clock.due_at
-                if due is None or not start <= iso(due) < end:
-                    continue
-                compliance[commitment] += Compliance(missed=1)
-                by_priority[priority] += Compliance(missed=1)
-                metrics.breaches.append(
-                    Breach(
-                        ticket_id=ticket["id"],
-                        commitment=commitment,
-                        priority=priority,
-                        category=category,
-                        team=team,
-                        assignee=ticket.get("assignee"),
-                        target_s=clock.target,
-                        overrun_s=clock.consumed - clock.target,
-                        breached_at=due,
-                        still_open=clock.stopped_at is None,
+                # Decided in the period the target was reached: a breach of an earlier period
+                # is not counted again, though its clock's stop is still this period's sample.
+                if due is not None and start <= iso(due) < end:
+                    compliance[commitment] += Compliance(missed=1)
+                    by_priority[priority] += Compliance(missed=1)
+                    metrics.breaches.append(
+                        Breach(
+                            ticket_id=ticket["id"],
+                            commitment=commitment,
+                            priority=priority,
+                            category=category,
+                            team=team,
+                            assignee=_assignee_at(ticket, events),
+                            target_s=clock.target,
+                            overrun_s=clock.consumed - clock.target,
+                            breached_at=due,
+                            still_open=clock.stopped_at is None,
+                        )
                     )
-                )
             elif stopped is not None and start <= stopped < end:
                 compliance[commitment] += Compliance(met=1)
                 by_priority[priority] += Compliance(met=1)
@@ -383,11 +385,11 @@ def _classification_at(
     return values["priority"], values["category"], team
 
 
-def _assignee_at(ticket: Mapping[str, Any], events: Sequence[Mapping]) -> str:
-    return next(
-        (e["detail"]["to"] for e in reversed(events) if e["action"] == "assign"),
-        ticket.get("assignee") or "-",
-    )
+def _assignee_at(ticket: Mapping[str, Any], events: Sequence[Mapping]) -> str | None:
+    """The assignee as of the last event given: the first later assignment says who had it
+    before (the stored field is today's, and a ticket assigned only later had nobody)."""
+    later = next((e for e in ticket["events"][len(events) :] if e["action"] == "assign"), None)
+    return later["detail"]["from"] if later is not None else ticket.get("assignee")
 
 
 def _first_reply(events: Sequence[Mapping]) -> Mapping | None:

@@ -27,6 +27,9 @@ def test_the_wheel_carries_templates_and_the_example_config(tmp_path: Path) -> N
     assert {
         "maild/notify/templates/ack.zh.txt.j2",
         "maild/notify/templates/alert.en.txt.j2",
+        "maild/notify/templates/digest.html.j2",
+        "maild/stopwords/zh.txt",
+        "maild/stopwords/en.txt",
     } <= names
     assert any(name.endswith("entry_points.txt") for name in names)
 
