@@ -24,7 +24,9 @@ Definitions (the README repeats them):
   (its clock stopped short of the target) or missed (its clock reached the target, stopped or
   not). Compliance is met ÷ (met + missed); None when nothing was decided.
 - breach: a missed commitment, with its overrun: counted time beyond the target up to the
-  period's end, or up to the clock's stop if it stopped; `still_open` if it still runs.
+  period's end, or up to the clock's stop if it stopped; `still_open` while it has not
+  stopped (running, or paused waiting on the customer). A reopened ticket's commitment can be
+  decided again: its clock resumes where it stopped.
 - warnings / escalations: warning and escalation-level notices sent in the period.
 - customer updates on time: automatic progress updates sent in the period no later than
   `UPDATE_TOLERANCE` counted seconds after they fell due.

@@ -18,6 +18,7 @@ from maild.topics import Cluster, HotTopic
 
 STEADY = 0.05  # relative change below which a figure is "about the same"
 NOTABLE = 0.10  # relative change from which a figure earns a note
+_ROUNDING = 1e-9  # 0.9 → 0.81 is a 10 % change, though floating point makes it 9.99…
 MIN_COUNT_MOVE = 2  # a count must move by at least this much to earn a note
 CONCENTRATED = 0.5  # breaches "were mostly in X" from this share, with at least 3 breaches
 
@@ -60,7 +61,7 @@ class Figure:
         if self.last == 0:
             return "same" if self.value == 0 else "up"
         change = (self.value - self.last) / abs(self.last)
-        if abs(change) < STEADY:
+        if abs(change) < STEADY - _ROUNDING:
             return "same"
         return "up" if change > 0 else "down"
 
@@ -174,4 +175,4 @@ def _notable(figure: Figure) -> bool:
     moved = abs(figure.value - figure.last)
     if figure.headline.unit == "count" and moved < MIN_COUNT_MOVE:
         return False
-    return figure.last == 0 or moved / abs(figure.last) >= NOTABLE
+    return figure.last == 0 or moved / abs(figure.last) >= NOTABLE - _ROUNDING
