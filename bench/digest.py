@@ -30,11 +30,13 @@ year of intake, agents, customers and a sweep every minute would have left behin
     breaches, warnings, escalations and updates follow from the SLA policies themselves;
   - about 4 stored messages per ticket, with the fields ingest stores: the customer's first
     mail (first_message_id), their later mails, and the agents' mails to maild. First mails come
-    from 106 templates (8 categories, Chinese and English; Chinese ones sent in Traditional
-    characters by some customers, through OpenCC) with varying products, errors, order numbers,
-    greetings, signatures, "Sent from my iPhone" lines and quoted history; plus four topics that
-    rise only in the reported week (a cloud-sync outage reported near-identically by many
-    customers, an app crash after an update, WeChat Pay double charges, e-invoice downloads in
+    from 99 templates (8 categories; 51 Chinese, also sent in Traditional characters by a sixth
+    of the Chinese customers, through OpenCC, and 48 English), each retold: some of its clauses,
+    3-4 sentences of the customer's circumstances, varying products, errors, order numbers,
+    greetings, signatures, "Sent from my iPhone" lines and quoted history (word for word, a
+    template would make every week's tickets of one kind near-duplicates). Plus four topics that
+    rise only in the reported week, in short, alike mails as mass reports are (a cloud-sync
+    outage, an app crash after an update, WeChat Pay double charges, e-invoice downloads in
     Traditional Chinese), so hot topics and clusters have something real to find;
   - raw files and attachments are referenced, not written (the digest never reads them), and
     the outbox is left empty (it would hold the mails maild sent; the digest does not read it,
@@ -68,8 +70,9 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 import queue
+import random
+import re
 import resource
 import shutil
 import statistics
@@ -79,7 +82,7 @@ import time
 import tracemalloc
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -92,7 +95,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import opencc
 
 import maild.report
-from bench.sla_sweep import _at, _between, _catch_up, _insert, current_rss_mib, ms, profile
+from bench.sla_sweep import (
+    _at,
+    _between,
+    _catch_up,
+    _insert,
+    current_rss_mib,
+    ms,
+    profile,
+    rss_mib,
+)
 from maild.classify import team_for
 from maild.clock import iso
 from maild.config import Agent, Config, parse_config
@@ -104,7 +116,7 @@ from maild.store import Store
 from maild.threader import ticket_id
 from maild.tickets import event, next_check_at
 
-GENERATOR = 1  # bump when the generated store changes: cached stores of older ones are rebuilt
+GENERATOR = 4  # bump when the generated store changes: cached stores of older ones are rebuilt
 SUPPORT = "support@bench.example"
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=ZONE)  # a Monday 09:00: the weekly digest's slot
@@ -119,6 +131,7 @@ ARCHIVE_AFTER = timedelta(days=90)
 SURVEY_EVERY = timedelta(days=30)
 COMPLAINT_WINDOW = timedelta(days=7)  # [complaints] defaults: 5 tickets or 2 complaints
 STUCK = 0.004  # tickets waiting weeks on a supplier: the backlog's old end
+QUICK = 0.35  # questions answered and resolved in the first reply
 
 # --- the organisation: agents, teams, the config ---------------------------------------------
 
@@ -226,7 +239,8 @@ TEMPLATES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             ("How do I change my billing address?", "We moved offices and need to update the "
              "billing address on our account before the next invoice is issued."),
             ("Unexpected price increase on renewal", "Our {product} renewal invoice is "
-             "{amount} higher than last year. Nobody told us about a price change. Please explain."),
+             "{amount} higher than last year. Nobody told us about a price change. "
+             "Please explain."),
         ),
     },
     "login": {
@@ -414,7 +428,8 @@ TEMPLATES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
             ("能不能开通接口", "我们想把{product}的数据接入自己的系统，请问有没有开放接口，"
              "需要怎么申请？"),
             ("功能建议", "建议 App 增加按周统计的图表，现在只能按天看，不太方便。"),
-            ("说明书找不到了", "{product}的说明书丢了，请问有电子版吗？主要想看一下怎么恢复出厂设置。"),
+            ("说明书找不到了", "{product}的说明书丢了，请问有电子版吗？"
+             "主要想看一下怎么恢复出厂设置。"),
             ("App 偶尔闪退", "{product}的 App 在安卓手机上偶尔会闪退，特别是切换到设备列表的时候，"
              "不影响使用但挺烦的。"),
         ),
@@ -437,7 +452,8 @@ TEMPLATES: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     },
 }  # fmt: skip
 PRODUCTS = {
-    "zh": ("智能门锁", "扫地机器人", "智能音箱", "空气净化器", "云存储会员", "智能摄像头", "路由器"),
+    "zh": ("智能门锁", "扫地机器人", "智能音箱", "空气净化器", "云存储会员", "智能摄像头",
+           "路由器"),
     "en": ("smart lock", "robot vacuum", "smart speaker", "air purifier", "cloud storage plan",
            "security camera", "router"),
 }  # fmt: skip
@@ -450,16 +466,65 @@ GREETINGS = {
     "zh": ("您好，", "你好，", "客服您好：", "", "各位好，"),
     "en": ("Hello,", "Hi,", "Hi there,", "Dear support team,", ""),
 }
-DETAILS = {
-    "zh": ("附件是截图。", "之前也出现过一次，后来自己好了。", "这个问题已经影响到我们的正常使用了。",
-           "", "", ""),
+CONTEXT = {  # what customers add around the problem: one to three of these per mail
+    "zh": ("附件是截图。", "之前也出现过一次，后来自己好了。",
+           "这个问题已经影响到我们的正常使用了。", "我们是上周五下的单。",
+           "家里用的是电信宽带，网速正常。", "已经打过客服热线，但是一直占线。",
+           "同事的账号也有类似情况。", "我用的是苹果手机，系统是最新的。",
+           "设备是去年双十一买的。", "这是我们第二次遇到这种情况了。", "昨天晚上还是好好的。",
+           "我已经按照帮助中心的步骤操作过了。", "我们门店明天要用，比较着急。",
+           "我们公司一共买了二十台。", "请尽量在工作时间联系我。", "可以直接打我电话沟通。",
+           "我是老用户了，用了三年多。", "希望能给个明确的处理时间。", "换了另一台电脑也一样。",
+           "已经清除过缓存，重启过设备。", "朋友推荐我买的，没想到会这样。",
+           "发票需要在月底前报销。", "我人在外地出差，不方便寄回。", "包装盒还留着。",
+           "截图里能看到具体的报错信息。", "麻烦给个处理进度。"),
     "en": ("Screenshot attached.", "This happened once before and then went away.",
-           "This is holding up our work.", "", "", ""),
+           "This is holding up our work.", "We placed the order last Friday.",
+           "My internet connection is fine otherwise.",
+           "I tried calling your hotline but it was always busy.",
+           "A colleague has the same problem.", "I am on an iPhone with the latest iOS.",
+           "I bought it during the Black Friday sale.", "This is the second time this happened.",
+           "It was working fine last night.", "I already followed the steps in your help centre.",
+           "We need this working before our store opens tomorrow.",
+           "We have twenty of these devices in our office.",
+           "Please contact me during office hours.", "Feel free to call me.",
+           "I have been a customer for three years.", "Please give me a clear timeline.",
+           "Same thing on a different computer.", "I cleared the cache and restarted the device.",
+           "A friend recommended your product to me.",
+           "I need the invoice for my expense report by the end of the month.",
+           "I am travelling and cannot send it back right now.", "I still have the original box.",
+           "The screenshot shows the exact error.", "Please let me know how it is going."),
 }  # fmt: skip
 CLOSINGS = {
     "zh": ("谢谢！", "麻烦尽快回复，谢谢。", "急，等回复。", "辛苦了。", ""),
     "en": ("Thanks,", "Best regards,", "Thank you for your help.", "Cheers,", "Regards,"),
 }
+SITUATIONS = {  # more of the customer's circumstances, in their own details
+    "zh": ("{when}发现的。", "我用的是{device}。", "{product}是在{shop}买的。", "我人在{city}。",
+           "{when}还试过重装，没有用。", "{device}和{product}都重启过了。"),
+    "en": ("I noticed it {when}.", "I'm using {device}.", "I bought the {product} from {shop}.",
+           "We are based in {city}.", "I tried reinstalling {when}, no luck.",
+           "I restarted {device} and the {product}."),
+}  # fmt: skip
+WHEN = {
+    "zh": ("今天早上", "昨天下午", "周一上午", "上周末", "前天晚上", "刚才", "中午", "半夜"),
+    "en": ("this morning", "yesterday afternoon", "on Monday", "over the weekend", "last night",
+           "just now", "at lunchtime"),
+}  # fmt: skip
+DEVICES = {
+    "zh": ("苹果手机", "华为手机", "小米手机", "安卓平板", "笔记本电脑", "台式机", "苹果电脑"),
+    "en": ("an iPhone 15", "a Pixel 8", "a Samsung tablet", "a MacBook", "a Windows laptop",
+           "an iPad"),
+}  # fmt: skip
+SHOPS = {
+    "zh": ("京东", "天猫", "官网", "线下门店", "拼多多", "苏宁"),
+    "en": ("Amazon", "your web shop", "a local retailer", "MediaMarkt", "Best Buy"),
+}
+VAGUE_SUBJECTS = {  # subjects that say nothing: the body tells what it is about
+    "zh": ("咨询一下", "请帮忙处理", "急！", "求助", "问题反馈"),
+    "en": ("Question", "Help needed", "Urgent", "Support request", "Problem"),
+}
+_CLAUSES = {"zh": re.compile(r"(?<=[，。？！])"), "en": re.compile(r"(?<=[.?!]) ")}
 FROM_PHONE = {"zh": "发自我的iPhone", "en": "Sent from my iPhone"}
 FOLLOW_UPS = {
     "zh": ("补充一下，订单号是 {order}。", "附件是截图，麻烦看一下。", "请问处理得怎么样了？",
@@ -489,8 +554,9 @@ COMMENTS = {  # what customers write with their rating, by low (1-2), middling (
     },
 }  # fmt: skip
 AGENT_WORDS = {
-    "zh": ("您好，我们已经收到您的问题，正在排查，请稍候。", "麻烦提供一下订单号和截图，方便我们查询。",
-           "已经为您处理好了，请再试一下。", "这个问题已反馈给技术团队，有进展会第一时间通知您。"),
+    "zh": ("您好，我们已经收到您的问题，正在排查，请稍候。",
+           "麻烦提供一下订单号和截图，方便我们查询。", "已经为您处理好了，请再试一下。",
+           "这个问题已反馈给技术团队，有进展会第一时间通知您。"),
     "en": ("Thanks, we are looking into it and will get back to you shortly.",
            "Could you send us the order number and a screenshot?",
            "This is fixed on our side now, please try again.",
@@ -519,7 +585,7 @@ class Spike:
     share: float  # of all tickets (at least 3)
     start: datetime
     hours: float  # the reports come over this long, most of them early
-    language: str  # "zh", "tw" (Traditional) or "en"
+    script: str  # "zh", "tw" (Traditional) or "en"
     priority: str
     category: str
     subjects: tuple[str, ...]
@@ -528,26 +594,33 @@ class Spike:
 
 SPIKES = (
     Spike(0.0012, datetime(2026, 11, 18, 10, tzinfo=ZONE), 26, "zh", "urgent", "outage",
-          ("云盘同步失败", "云盘同步失败 SYNC-503", "同步失败，提示 SYNC-503"),
-          ("从今天上午开始云盘同步一直失败，提示 SYNC-503 服务暂不可用，文件上传到一半就中断了，"
-           "重新登录也不行。",
-           "云盘同步一直失败，报错 SYNC-503 服务暂不可用，上传文件到一半就中断，退出重新登录也没用。")),
+          ("云盘同步失败", "云盘同步失败 SYNC-503", "同步失败，提示 SYNC-503", "云盘无法同步"),
+          ("从今天上午开始云盘同步一直失败，提示 SYNC-503 服务暂不可用，文件上传到一半就中断了。",
+           "云盘同步失败，报错 SYNC-503，重新登录也没用。",
+           "电脑上的云盘客户端一直显示同步失败，错误代码 SYNC-503，手机端也同步不了。",
+           "我们公司的共享文件夹今天无法同步，云盘同步失败，提示服务暂不可用。",
+           "云盘同步失败好几个小时了，是不是服务器出问题了？")),
     Spike(0.0007, datetime(2026, 11, 19, 8, tzinfo=ZONE), 80, "en", "important", "general",
           ("App crashes on launch after update", "App crashes on startup since version 5.2",
-           "Crash on launch after updating the app"),
-          ("Since updating the app to version 5.2 it crashes immediately on launch on my iPhone. "
-           "Reinstalling did not help.",
-           "After the latest update (5.2) the app crashes as soon as I open it. I already "
-           "reinstalled it and restarted my phone.")),
+           "Crash on launch after updating the app", "App keeps crashing"),
+          ("Since updating the app to version 5.2 it crashes immediately on launch on my iPhone.",
+           "After the latest update the app crashes as soon as I open it. Reinstalling did not "
+           "help.",
+           "The app crashes on launch since this morning's update. I can't get past the splash "
+           "screen.",
+           "Every time I open the app after updating to 5.2 it crashes straight away.")),
     Spike(0.0006, datetime(2026, 11, 20, 9, tzinfo=ZONE), 60, "zh", "important", "refund",
           ("微信支付重复扣款", "微信支付扣了两次钱", "重复扣款，请退款"),
           ("昨天用微信支付购买{product}，只付了一次却被重复扣款两次，每次 {amount} 元，"
-           "请尽快退回重复扣款。",
-           "微信支付重复扣款了，同一个订单扣了两次 {amount} 元，请核实后把多扣的钱退给我。")),
+           "请尽快退回。",
+           "微信支付重复扣款了，同一个订单扣了两次 {amount} 元。",
+           "刚才付款的时候微信支付提示失败，重新付了一次，结果两次都扣款了。",
+           "订单 {order} 用微信支付被重复扣款，麻烦核实后退还多扣的钱。")),
     Spike(0.0003, datetime(2026, 11, 17, 9, tzinfo=ZONE), 110, "tw", "general", "billing",
           ("电子发票无法下载", "电子发票下载失败"),
-          ("会员中心的电子发票一直无法下载，点击下载按钮后显示错误 {error}，请协助处理。",
-           "电子发票下载失败，显示错误 {error}，换了浏览器也一样，请帮忙看一下。")),
+          ("会员中心的电子发票一直无法下载，点击下载按钮后显示错误 {error}。",
+           "电子发票下载失败，显示错误 {error}，换了浏览器也一样。",
+           "上个月的电子发票下载不了，页面一直转圈。")),
 )  # fmt: skip
 
 # When tickets come in: local hour of day, day of week (Monday first), quiet holidays.
@@ -578,7 +651,7 @@ RULES = {  # what the shipped rules would have said, for the "rules" field
 SCORE_WEIGHTS = {"fine": (8, 6, 10, 24, 52), "breached": (17, 13, 15, 25, 30)}  # scores 1..5
 
 
-def opening_times(rng: Any, count: int) -> list[datetime]:
+def opening_times(rng: random.Random, count: int) -> list[datetime]:
     """`count` moments in [START, NOW), in order, following the daily and weekly rhythm, the
     holidays and the growth: each hour of the year weighted, a second within it at random."""
     hours = int((NOW - START) / timedelta(hours=1))
@@ -616,7 +689,7 @@ class Customer:
         return "en" if self.script == "en" else "zh"
 
 
-def customers(rng: Any, count: int) -> list[Customer]:
+def customers(rng: random.Random, count: int) -> list[Customer]:
     """The customer base: mostly mainland China, some Taiwan and Hong Kong, a third abroad;
     a quarter at companies (their own domain), the rest at mailbox providers."""
     found = []
@@ -630,7 +703,10 @@ def customers(rng: Any, count: int) -> list[Customer]:
         else:
             name = rng.choice(SURNAMES) + rng.choice(GIVEN)
             local = f"user{n}"
-        domain = f"corp{hash(company) % 97}.example" if company else rng.choice(MAIL_DOMAINS[script])
+        if company:
+            domain = f"corp{COMPANIES[script].index(company)}.{script}.example"
+        else:
+            domain = rng.choice(MAIL_DOMAINS[script])
         answerable = rng.random() > 0.03
         address = f"{local}@{domain}" if answerable else f"客户{n}@例子.中国"
         found.append(Customer(address, name, script, company, answerable))
@@ -649,7 +725,7 @@ class World:
     """What the tickets share while they are made: the rng, the config, the customers, and what
     maild remembers about customers (surveys sent, recent complaints) across tickets."""
 
-    rng: Any
+    rng: random.Random
     config: Config
     customers: list[Customer]
     by_script: dict[str, list[Customer]]
@@ -673,7 +749,9 @@ class World:
 
 
 def _message_id(tag: str, number: int, serial: int, domain: str) -> str:
-    return f"<{tag}{number}.{serial}.{hashlib.md5(f'{tag}{number}.{serial}'.encode()).hexdigest()[:10]}@{domain}>"
+    """Unique and stable, with the random-looking part real Message-IDs have."""
+    local = f"{tag}{number}.{serial}"
+    return f"<{local}.{hashlib.md5(local.encode()).hexdigest()[:10]}@{domain}>"
 
 
 class Life:
@@ -697,6 +775,7 @@ class Life:
         text: str,
     ) -> None:
         self.world = world
+        self.number = number
         self.rng = world.rng
         self.config = world.config
         self.created = created
@@ -755,7 +834,7 @@ class Life:
     def _id(self, tag: str) -> str:
         self.serial += 1
         domain = "bench.example" if tag != "c" else self.customer.address.rpartition("@")[2]
-        return _message_id(tag, self.ticket["number"], self.serial, domain)
+        return _message_id(tag, self.number, self.serial, domain)
 
     def _inbound(
         self, message_id: str, at: datetime, sender: str, name: str, kind: str, subject: str,
@@ -846,7 +925,9 @@ class Life:
         if self.status == "new":
             self._status(at, agent.address, "open")
         if not self.ticket["assignee"]:
-            self.events.append(event(at, agent.address, "assign", **{"from": None, "to": agent.key}))
+            self.events.append(
+                event(at, agent.address, "assign", **{"from": None, "to": agent.key})
+            )
             self.ticket["assignee"] = agent.key
         if pending and self.status != "pending":
             self._status(at, agent.address, "pending")
@@ -900,7 +981,11 @@ class Life:
             self.events.append(event(at, actor, "confirmed"))
         self._status(at, actor, "closed")
         self.ticket.update(closed_at=iso(at), confirmed=confirmed)
-        worked = any(e["action"] in ("agent_reply", "status") for e in self.events[1:])
+        worked = any(
+            e["action"] == "agent_reply"
+            or (e["action"] == "status" and e["detail"]["to"] == "resolved")
+            for e in self.events
+        )
         if self.ticket["updates"] and worked and self._survey_due(at):
             survey = self._id("s")
             self.events.append(event(at, "maild", "survey_sent", message_id=survey))
@@ -973,18 +1058,18 @@ class Life:
         self.ticket["next_check_at"] = next_check_at(self.ticket, self.config, NOW)
 
 
-def _order(rng: Any) -> str:
+def _order(rng: random.Random) -> str:
     return f"2026{rng.randrange(10**8):08d}"
 
 
-def _late_share(rng: Any, late: float) -> float:
+def _late_share(rng: random.Random, late: float) -> float:
     """A multiple of an SLA target: over 1 (missed) for a `late` share, mostly well inside."""
     if rng.random() < late:
         return rng.uniform(1.0, 2.5)
     return 0.05 + 0.95 * rng.random() ** 1.7
 
 
-def _customer_delay(rng: Any, hours: float) -> timedelta:
+def _customer_delay(rng: random.Random, hours: float) -> timedelta:
     return timedelta(hours=rng.expovariate(1 / hours))
 
 
@@ -993,7 +1078,9 @@ def story(life: Life) -> None:
     rng, world, ticket = life.rng, life.world, life.ticket
     created = life.created
     policy = life.policy
-    first = _at(policy.calendar.add(created, policy.target("first_response") * _late_share(rng, 0.1)))
+    first = _at(
+        policy.calendar.add(created, policy.target("first_response") * _late_share(rng, 0.1))
+    )
     if rng.random() < 0.12:
         life.customer_writes(_between(rng, created, first), FOLLOW_UPS)
     agent = world.agent(ticket["team"])
@@ -1006,29 +1093,31 @@ def story(life: Life) -> None:
     elif rng.random() < 0.02:
         other = rng.choice([c for c in TEMPLATES if c != ticket["category"]])
         life.change(first, agent, "category", other)
-    life.agent_replies(first, agent, pending=rng.random() < 0.45)
-    _work(life, agent, since=first)
+    quick = rng.random() < QUICK  # answered and resolved in the first reply
+    life.agent_replies(first, agent, pending=not quick and rng.random() < 0.45)
+    _work(life, agent, since=first, quick=quick)
     _afterwards(life)
 
 
-def _work(life: Life, agent: Agent, since: datetime) -> None:
-    """Rounds of the customer writing and an agent answering, then the resolution, then what
-    the customer makes of it: confirmation, silence (maild closes), or a reopening."""
+def _work(life: Life, agent: Agent, since: datetime, *, quick: bool) -> None:
+    """Rounds of the customer writing and an agent answering, then the resolution (`quick`: in
+    the first reply), then what the customer makes of it: confirmation, silence (maild
+    closes it), or a reopening."""
     rng, world = life.rng, life.world
     policy = life.policy
     counted = policy.target("resolve") * _late_share(rng, 0.08)
-    resolve_at = max(_at(policy.calendar.add(life.created, counted)), since)
-    if rng.random() < STUCK:  # waiting on a supplier for weeks
+    resolve_at = since if quick else max(_at(policy.calendar.add(life.created, counted)), since)
+    rounds = 0 if quick else rng.choice((0, 0, 0, 1, 1, 1, 2))
+    if not quick and rng.random() < STUCK:
+        # Waiting on a supplier for weeks, the clocks paused meanwhile.
         resolve_at += timedelta(days=rng.uniform(20, 70))
-    rounds = rng.choice((0, 0, 0, 1, 1, 1, 2, 3))
+        life.agent_replies(_between(rng, since, since + timedelta(days=1)), agent, pending=True)
+        rounds = 0
     moments = sorted(_between(rng, since, resolve_at) for _ in range(2 * rounds))
     for customer_at, agent_at in zip(moments[::2], moments[1::2], strict=True):
         life.customer_writes(customer_at, FOLLOW_UPS)
         if rng.random() < 0.85:
-            if rng.random() < 0.8:
-                helper = agent
-            else:
-                helper = world.agent(life.ticket["team"])
+            helper = agent if rng.random() < 0.8 else world.agent(life.ticket["team"])
             life.agent_replies(agent_at, helper, pending=rng.random() < 0.5)
     if rng.random() < 0.03:
         life.reassign(_between(rng, since, resolve_at))
@@ -1087,9 +1176,21 @@ def watch_complaints(life: Life) -> None:
         world.facts["complaints_alert"] += 1
 
 
-def compose(rng: Any, world: World, customer: Customer, subject: str, body: str) -> tuple[str, str]:
-    """A first mail around a template's words: greeting, the problem, maybe a detail, a closing,
-    and what mail programs add (signature, "Sent from my iPhone", quoted history)."""
+def compose(
+    rng: random.Random,
+    world: World,
+    customer: Customer,
+    subject: str,
+    body: str,
+    *,
+    context: int,
+    retell: bool,
+) -> tuple[str, str]:
+    """A first mail around a template's words: greeting, the problem, `context` sentences of
+    the customer's circumstances, a closing, and what mail programs add (signature, "Sent from
+    my iPhone", quoted history). With `retell`, the customer tells only some of the template's
+    clauses and may write a vague subject: without that, and the context, every mail from one
+    template would be a near-duplicate of the others, which real customers' mails are not."""
     language = customer.language
     fill = {
         "product": rng.choice(PRODUCTS[language]),
@@ -1102,7 +1203,22 @@ def compose(rng: Any, world: World, customer: Customer, subject: str, body: str)
         "date": "昨天" if language == "zh" else "yesterday",
     }
     subject, body = subject.format(**fill), body.format(**fill)
-    parts = [rng.choice(GREETINGS[language]), body, rng.choice(DETAILS[language])]
+    joiner = "" if language == "zh" else " "
+    if retell:
+        body = _retell(rng, body, language)
+        if rng.random() < 0.3:
+            subject = rng.choice(VAGUE_SUBJECTS[language])
+    fill.update(
+        when=rng.choice(WHEN[language]),
+        device=rng.choice(DEVICES[language]),
+        shop=rng.choice(SHOPS[language]),
+        product=rng.choice(PRODUCTS[language]),
+    )
+    situations = rng.sample(SITUATIONS[language], min(context, 2))
+    sentences = [*rng.sample(CONTEXT[language], context), *(s.format(**fill) for s in situations)]
+    rng.shuffle(sentences)
+    told = joiner.join(sentences)
+    parts = [rng.choice(GREETINGS[language]), f"{body}{joiner}{told}" if told else body]
     closing = rng.choice(CLOSINGS[language])
     signature = customer.name if language == "zh" else customer.name.split()[0]
     roll = rng.random()
@@ -1122,7 +1238,15 @@ def compose(rng: Any, world: World, customer: Customer, subject: str, body: str)
     return subject, text
 
 
-def _kind(rng: Any) -> tuple[str, str]:
+def _retell(rng: random.Random, body: str, language: str) -> str:
+    """Some of the template's clauses, each with a chance of 50 % (at least one)."""
+    clauses = [c for c in _CLAUSES[language].split(body) if c]
+    kept = [c for c in clauses if rng.random() < 0.5] or [rng.choice(clauses)]
+    text = ("" if language == "zh" else " ").join(kept)
+    return text if language != "zh" or text.endswith(("。", "？", "！")) else text[:-1] + "。"
+
+
+def _kind(rng: random.Random) -> tuple[str, str]:
     roll, priority = rng.random(), "general"
     for name, share in PRIORITY_SHARES:
         if roll < share:
@@ -1140,6 +1264,7 @@ def open_ticket(world: World, number: int, created: datetime, spike: Spike | Non
         customer = rng.choice(world.by_script[spike.script])
         priority, category = spike.priority, spike.category
         template = (rng.choice(spike.subjects), rng.choice(spike.bodies))
+        context, retell = rng.choice((0, 0, 1)), False  # mass reports: short, alike
     else:
         priority, category = _kind(rng)
         customer = world.customer()
@@ -1150,7 +1275,8 @@ def open_ticket(world: World, number: int, created: datetime, spike: Spike | Non
             elif rng.random() < 0.04:
                 world.angry.append((created, customer))
         template = rng.choice(TEMPLATES[category][customer.language])
-    subject, text = compose(rng, world, customer, *template)
+        context, retell = rng.choice((3, 4)), True
+    subject, text = compose(rng, world, customer, *template, context=context, retell=retell)
     return Life(world, number, created, customer, priority, category, subject, text)
 
 
@@ -1174,11 +1300,10 @@ def duplicate(world: World, number: int, created: datetime, held: deque[Life]) -
         first_text = target.messages[0]["text"]
         life = Life(world, number, created, target.customer, t["priority"], t["category"],
                     t["subject"], f"{prefix}{first_text}")  # fmt: skip
-        agent = world.agent(t["team"])
-        try:
-            life.merge_into(merge_at, agent, target)
-        except _Horizon:
-            pass
+        watch_complaints(life)
+        with suppress(_Horizon):
+            life.merge_into(merge_at, world.agent(t["team"]), target)
+            life.archive(merge_at + ARCHIVE_AFTER + timedelta(seconds=rng.randrange(60)))
         return life
     return None
 
@@ -1208,10 +1333,8 @@ def generate(world: World, store: Store, count: int, log: Callable[[str], None])
         if life is None:
             life = open_ticket(world, number, created, spike)
             watch_complaints(life)
-            try:
+            with suppress(_Horizon):
                 story(life)
-            except _Horizon:
-                pass
         held.append(life)
         if made % COMMIT_EVERY == 0:
             store.commit()
@@ -1245,8 +1368,6 @@ def _store(store: Store, life: Life, facts: Counter[str]) -> None:
 
 def _build(data: str, count: int, seed: int, results: Any) -> None:
     """Child process: make the year, commit in batches, compact; report what was built."""
-    import random
-
     logging.basicConfig(level=logging.WARNING)
     config = config_for(Path(data))
     rng = random.Random(seed)
@@ -1286,7 +1407,9 @@ def build(data: Path, count: int, seed: int) -> dict[str, Any]:
             break
         except queue.Empty:
             if not child.is_alive():
-                raise SystemExit(f"building the store failed (exit code {child.exitcode})") from None
+                raise SystemExit(
+                    f"building the store failed (exit code {child.exitcode})"
+                ) from None
     child.join()
     return found  # type: ignore[no-any-return]
 
@@ -1409,22 +1532,17 @@ def digest_round(
 
 
 def median_split(splits: list[Split]) -> Split:
-    """Each part's median over the rounds (so the parts need not add up to the total exactly)."""
-    middle = Split()
-    for name in ("relevant", "measure", "documents", "hot_topics", "clusters", "build",
-                 "render_zh", "render_en", "gc"):  # fmt: skip
-        setattr(middle, name, statistics.median(getattr(s, name) for s in splits))
-    middle.gc_full = max(s.gc_full for s in splits)
-    return middle
-
-
-def rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The round whose total is the median (the lower one of an even count), whole: medians
+    taken part by part would not add up to the total."""
+    return sorted(splits, key=lambda s: s.total)[(len(splits) - 1) // 2]
 
 
 def print_split(title: str, split: Split, rounds: list[Split]) -> None:
     totals = ", ".join(f"{s.total * 1000:.0f}" for s in rounds)
-    share = (lambda part: f"{part / split.total:5.1%}") if split.total else (lambda part: "")
+
+    def share(part: float) -> str:
+        return f"{part / split.total:5.1%}" if split.total else ""
+
     print(f"{title}")
     print(f"  total: build + render zh + en   {ms(split.total)}   (rounds: {totals} ms)")
     print(f"    build (report.build)          {ms(split.build)}  {share(split.build)}")
@@ -1450,7 +1568,7 @@ def print_built(built: dict[str, Any], data: Path, reused: bool) -> None:
         f"({facts['events'] / count:.1f} per ticket); db.json {size:.0f} MiB, in {data}"
     )
     print(
-        f"  building took {built['seconds']:.0f} s, the commits and the compaction "
+        f"  building took {built['seconds']:.0f} s, the last commit and the compaction "
         f"{built['seconds'] - built['make_seconds']:.0f} s of it (child process, peak RSS "
         f"{built['peak_mib']:.0f} MiB): not the point, printed for context"
     )
@@ -1483,7 +1601,10 @@ def print_sanity(report: Report, rendered: dict[str, Rendered]) -> None:
     """The digest's figures in a few lines, to judge whether the store is a plausible year."""
     m = report.metrics
     p = report.period
-    print(f"\nthe digest ({p.label}, {p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}, complete: {report.complete})")
+    print(
+        f"\nthe digest ({p.label}, {p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}, "
+        f"complete: {report.complete})"
+    )
     by_priority = ", ".join(f"{k} {v}" for k, v in sorted(m.opened_by_priority.items()))
     print(f"  opened {m.opened} ({by_priority}); resolved {m.resolved}, closed {m.closed} "
           f"(confirmed {m.closes['confirmed']}, silence {m.closes['silence']}, "
@@ -1558,15 +1679,21 @@ def main() -> None:
     store = Store.open(data, readonly=True)
     opened = time.perf_counter() - start
     gc.collect()  # as in a daemon that loaded it long ago: all in the oldest generation
-    loaded_rss = current_rss_mib()
+    loaded_rss, loading_peak = current_rss_mib(), rss_mib()
     print(f"\nopen + load the store (Store.open, context): {ms(opened)}; RSS {loaded_rss:.0f} MiB")
 
     with store:
         cold, report, rendered = digest_round(store, config, period)
-        print_split(f"\ndigest of {period.label}, first in this process (cold caches)", cold, [cold])
+        print_split(
+            f"\ndigest of {period.label}, first in this process (cold caches)", cold, [cold]
+        )
         rounds = [digest_round(store, config, period)[0] for _ in range(args.rounds)]
         middle = median_split(rounds)
-        print_split(f"\ndigest of {period.label}, median of {args.rounds} more", middle, rounds)
+        print_split(
+            f"\ndigest of {period.label}, median of {args.rounds} more (that round's parts)",
+            middle,
+            rounds,
+        )
         peak_rss = rss_mib()
 
         tracemalloc.start()
@@ -1575,6 +1702,7 @@ def main() -> None:
         tracemalloc.stop()
         print("\nmemory")
         print(f"  RSS with the store loaded:           {loaded_rss:7.0f} MiB")
+        print(f"  peak RSS while loading it:           {loading_peak:7.0f} MiB (parsing db.json)")
         print(f"  peak RSS after the digests:          {peak_rss:7.0f} MiB (high-water mark)")
         print(f"  tracemalloc peak of build + render:  {traced / 2**20:7.1f} MiB above the store")
 
