@@ -55,6 +55,7 @@ from maild.sla import COMMITMENTS, DONE_STATUSES, clocks, next_update_at
 
 AGE_BUCKETS = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30), (">30d", None))  # days
 UPDATE_TOLERANCE = 15 * 60.0  # counted seconds: a sweep runs every minute; this is "late"
+UNCOUNTED = ("archived",)  # events no figure reads
 LOW_SCORE = 2
 SCORES = (1, 2, 3, 4, 5)
 PRIORITIES = ("urgent", "important", "general")
@@ -207,11 +208,16 @@ def relevant(tickets: Iterable[Mapping[str, Any]], since: datetime) -> list[Mapp
     """The tickets any period from `since` on can count: those with an event since then, or
     not yet done. The rest finished before and changed nothing since, so skipping them is exact."""
     cutoff = iso(since)
-    return [
-        t
-        for t in tickets
-        if t["status"] not in DONE_STATUSES or (t["events"] and t["events"][-1]["at"] >= cutoff)
-    ]
+    return [t for t in tickets if t["status"] not in DONE_STATUSES or _last_counted_at(t) >= cutoff]
+
+
+def _last_counted_at(ticket: Mapping[str, Any]) -> str:
+    """When the last event any figure reads happened ("" for none). Archiving, months after
+    the close, changes no figure: most old tickets' last event is that."""
+    for event in reversed(ticket["events"]):
+        if event["action"] not in UNCOUNTED:
+            return str(event["at"])
+    return ""
 
 
 def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period) -> Metrics:
@@ -229,6 +235,8 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
     for ticket in tickets:
         if ticket["created_at"] >= end:
             continue
+        if ticket["status"] in DONE_STATUSES and _last_counted_at(ticket) < start:
+            continue  # done before the period and untouched since: it counts for nothing
         events = [e for e in ticket["events"] if e["at"] < end]
         inside = events[_first_at_or_after(events, start) :]
         priority, category, team = _classification_at(ticket, events, config.teams)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -155,3 +156,14 @@ def test_an_empty_week_still_reads_well(tmp_path: Path) -> None:
     )
     assert "No commitment was broken." in rendered.text
     assert "No topic rose enough to report." in rendered.text
+
+
+def test_a_bad_week_is_capped_so_mail_clients_show_all_of_it(sample: tuple) -> None:
+    report, config = sample
+    breach = report.metrics.breaches[0]
+    many = [replace(breach, ticket_id=f"MD-{9000 + n}") for n in range(400)]
+    metrics = replace(report.metrics, breaches=many)
+    rendered = render(replace(report, metrics=metrics), config, "en")
+    assert "MD-9024" in rendered.html and "MD-9025" not in rendered.html  # the first 25
+    assert "…and 375 more: maild digest --json lists them all." in rendered.text
+    assert len(rendered.html.encode()) < 100_000  # Gmail clips mail from about 102 KB

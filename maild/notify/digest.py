@@ -40,6 +40,12 @@ _text = jinja2.Environment(
     keep_trailing_newline=True,
 )
 
+# Caps that keep the mail under ~100 KB (Gmail clips longer mail) in a bad week; the JSON and
+# `maild tickets` have the rest.
+SHOWN_ROWS = 25
+SHOWN_CLUSTERS = 8
+SHOWN_IDS = 6
+COMMENT_CHARS = 300
 TONES = {"better": "#15803d", "worse": "#b91c1c", "": "#475569"}
 BAR_COLOURS = {"neutral": "#2563eb", "good": "#16a34a", "bad": "#dc2626", "warn": "#d97706"}
 
@@ -251,10 +257,11 @@ def _sla(m: Metrics, fmt: _Format) -> Section:
              Cell(fmt.duration(b.overrun_s), tone="worse"),
              Cell(words["still_open"] if b.still_open else words["done"],
                   tone="worse" if b.still_open else "")]
-            for b in m.breaches
+            for b in m.breaches[:SHOWN_ROWS]
         ]  # fmt: skip
         section.tables.append((headers, rows))
         section.table_titles.append(f"{words['breaches']} ({len(m.breaches)})")
+        _more(section, len(m.breaches), fmt)
     else:
         section.lines.append(words["no_breaches"])
     levels = ", ".join(
@@ -372,11 +379,12 @@ def _satisfaction(m: Metrics, fmt: _Format) -> Section:
         headers = [words["ticket"], words["score"], words["low_scores"]]
         rows = [
             [Cell(s.ticket_id, strong=True), Cell(str(s.score), tone="worse"),
-             Cell(s.comment or words["no_comment"])]
-            for s in m.low_scores
+             Cell(one_line(s.comment, COMMENT_CHARS) or words["no_comment"])]
+            for s in m.low_scores[:SHOWN_ROWS]
         ]  # fmt: skip
         section.tables.append((headers, rows))
         section.table_titles.append(words["low_scores"])
+        _more(section, len(m.low_scores), fmt)
     return section
 
 
@@ -387,9 +395,10 @@ def _complainants(m: Metrics, fmt: _Format) -> Section:
         section.lines.append(words["no_complainants"])
         return section
     headers = [words["who"], words["tickets"]]
-    rows = [[Cell(c.who, strong=True), Cell(", ".join(c.tickets))] for c in m.complainants]
+    rows = [[Cell(c.who, strong=True), Cell(_some(c.tickets))] for c in m.complainants[:SHOWN_ROWS]]
     section.tables.append((headers, rows))
     section.table_titles.append("")
+    _more(section, len(m.complainants), fmt)
     return section
 
 
@@ -418,14 +427,27 @@ def _topics(report: Report, fmt: _Format) -> Section:
         headers = [words["cluster"], words["customers"], words["tickets"]]
         rows = [
             [Cell(one_line(c.label, 80), strong=True), Cell(str(c.customers)),
-             Cell(", ".join(c.tickets))]
-            for c in report.clusters
+             Cell(f"{len(c.tickets)}: {_some(c.tickets)}")]
+            for c in report.clusters[:SHOWN_CLUSTERS]
         ]  # fmt: skip
         section.tables.append((headers, rows))
         section.table_titles.append(words["clusters"])
+        _more(section, len(report.clusters), fmt, shown=SHOWN_CLUSTERS)
     else:
         section.lines.append(words["no_clusters"])
     return section
+
+
+def _some(ticket_ids: Sequence[str]) -> str:
+    """The first few ticket ids, and how many more: a cluster of 50 is not 50 ids."""
+    shown = ", ".join(ticket_ids[:SHOWN_IDS])
+    return shown if len(ticket_ids) <= SHOWN_IDS else f"{shown}, … (+{len(ticket_ids) - SHOWN_IDS})"
+
+
+def _more(section: Section, total: int, fmt: _Format, shown: int = SHOWN_ROWS) -> None:
+    """Say what a capped list left out, and where the rest is."""
+    if total > shown:
+        section.lines.append(fmt.words["more"].format(count=total - shown))
 
 
 def _agents(m: Metrics, fmt: _Format) -> Section:

@@ -122,6 +122,7 @@ WORDS: dict[str, dict[str, str]] = {
         "open_assigned": "Open, assigned",
         "footer": "maild, {now}. Definitions of every figure: the README, section 'Weekly digest'.",
         "none": "–",
+        "more": "…and {count} more: maild digest --json lists them all.",
         # notes
         "rose": "rose",
         "fell": "fell",
@@ -221,6 +222,7 @@ WORDS: dict[str, dict[str, str]] = {
         "open_assigned": "名下未完成",
         "footer": "maild 生成于 {now}。各项指标的定义见 README 的“Weekly digest”一节。",
         "none": "–",
+        "more": "……另有 {count} 条未列出，maild digest --json 可查看全部。",
         "rose": "上升",
         "fell": "下降",
         "note_figure": "{name}从 {before} {moved}到 {after}。",
