@@ -51,7 +51,7 @@ from maild.classify import Team, team_for
 from maild.clock import iso, parse_iso
 from maild.config import Config
 from maild.periods import Period
-from maild.sla import COMMITMENTS, DONE_STATUSES, clocks, next_update_at
+from maild.sla import COMMITMENTS, DONE_STATUSES, clocks, update_deadlines
 
 AGE_BUCKETS = (("<1d", 1), ("1-3d", 3), ("3-7d", 7), ("7-30d", 30), (">30d", None))  # days
 UPDATE_TOLERANCE = 15 * 60.0  # counted seconds: a sweep runs every minute; this is "late"
@@ -324,6 +324,8 @@ def _count_events(
     complaints: dict[str, set[int]],
 ) -> None:
     """The period's own events: closes, reopens, notices, updates, scores, complaints."""
+    if not inside:
+        return
     actions = {e["action"] for e in inside}
     confirmed_at = {e["at"] for e in inside if e["action"] == "confirmed"}
     statuses = [e["detail"]["to"] for e in inside if e["action"] == "status"]
@@ -334,8 +336,7 @@ def _count_events(
         metrics.closes[kind if kind == "confirmed" or close["actor"] == "maild" else "agent"] += 1
     metrics.resolved += "resolved" in statuses
     metrics.reopened += "reopened" in actions
-    for position in range(len(events) - len(inside), len(events)):
-        event = events[position]
+    for event in inside:
         action = event["action"]
         if action == "notice":
             key = event["detail"]["key"]
@@ -343,14 +344,16 @@ def _count_events(
                 metrics.warnings += 1
             else:
                 metrics.escalations[int(key.rpartition(":")[2])] += 1
-        elif action == "update_sent":
-            metrics.updates_sent += 1
-            at = parse_iso(event["at"])
-            due = next_update_at(events[:position], policy, at)
-            if due is None or policy.calendar.elapsed(min(due, at), at) <= UPDATE_TOLERANCE:
-                metrics.updates_on_time += 1
         elif action == "complaints_alert":
             complaints.setdefault(event["detail"]["who"], set()).update(event["detail"]["tickets"])
+    if "update_sent" in actions:
+        for sent_at, due in update_deadlines(events, policy, parse_iso(events[-1]["at"])):
+            if iso(sent_at) < inside[0]["at"]:
+                continue  # an earlier period's
+            metrics.updates_sent += 1
+            late = due is not None and policy.calendar.elapsed(min(due, sent_at), sent_at)
+            if not late or late <= UPDATE_TOLERANCE:
+                metrics.updates_on_time += 1
     rated = next((e for e in ticket["events"] if e["action"] == "rated"), None)
     if rated is not None and rated in inside:
         score = int(rated["detail"]["score"])

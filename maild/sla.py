@@ -110,7 +110,8 @@ class Plan:
 
 def clocks(events: Sequence[Mapping], policy: Policy, now: datetime) -> dict[str, SlaClock]:
     """Both commitments' clocks from the history, as of `now`."""
-    return {c: _clock(c, events, policy, now) for c in COMMITMENTS}
+    moves = list(_relevant(events, CLOCK_ACTIONS, now))  # parsed once for both clocks
+    return {c: _clock(c, moves, policy, now) for c in COMMITMENTS}
 
 
 def _relevant(
@@ -129,12 +130,15 @@ def _relevant(
             yield parse_iso(event["at"]), event
 
 
-def _clock(commitment: str, events: Sequence[Mapping], policy: Policy, now: datetime) -> SlaClock:
+def _clock(
+    commitment: str, moves: Sequence[tuple[datetime, Mapping]], policy: Policy, now: datetime
+) -> SlaClock:
+    """One commitment's clock from the events that can move it (see `_relevant`)."""
     status, answered = "new", False
     intervals: list[tuple[datetime, datetime | None]] = []
     started: datetime | None = None
     stopped_at: datetime | None = None
-    for at, event in _relevant(events, CLOCK_ACTIONS, now):
+    for at, event in moves:
         action = event["action"]
         if action == "status":
             status = event["detail"]["to"]
@@ -177,16 +181,39 @@ def next_update_at(events: Sequence[Mapping], policy: Policy, now: datetime) -> 
     """
     status, since = "new", None
     for at, event in _relevant(events, UPDATE_ACTIONS, now):
-        if event["action"] in CONTACTS:
-            since = at if since is None else max(since, at)
-        elif event["action"] == "status":
-            resumed = status not in OPEN_STATUSES and event["detail"]["to"] in OPEN_STATUSES
-            status = event["detail"]["to"]
-            if resumed and since is not None:
-                since = max(since, at)
+        status, since = _owed_since(status, since, at, event)
     if status not in OPEN_STATUSES or since is None:
         return None
     return policy.calendar.add(since, policy.seconds(policy.update_every))
+
+
+def update_deadlines(
+    events: Sequence[Mapping], policy: Policy, now: datetime
+) -> Iterator[tuple[datetime, datetime | None]]:
+    """Each automatic update sent by `now`, with when it had fallen due (None: it was not owed,
+    e.g. sent as the ticket went pending); one pass, for reports on punctuality."""
+    status, since = "new", None
+    interval = policy.seconds(policy.update_every)
+    for at, event in _relevant(events, UPDATE_ACTIONS, now):
+        if event["action"] == "update_sent":
+            owed = status in OPEN_STATUSES and since is not None
+            yield at, policy.calendar.add(since, interval) if owed else None
+        status, since = _owed_since(status, since, at, event)
+
+
+def _owed_since(
+    status: str, since: datetime | None, at: datetime, event: Mapping
+) -> tuple[str, datetime | None]:
+    """One step of "since when is the customer owed word": the status after `event`, and the
+    later of their last contact and the moment work resumed after waiting on them."""
+    if event["action"] in CONTACTS:
+        return status, at if since is None else max(since, at)
+    if event["action"] == "status":
+        resumed = status not in OPEN_STATUSES and event["detail"]["to"] in OPEN_STATUSES
+        if resumed and since is not None:
+            since = max(since, at)
+        return event["detail"]["to"], since
+    return status, since
 
 
 def plan(
