@@ -100,6 +100,7 @@ from bench.sla_sweep import (
     _between,
     _catch_up,
     _insert,
+    _Probe,
     current_rss_mib,
     ms,
     profile,
@@ -1467,31 +1468,13 @@ class Split:
         return self.build + self.render_zh + self.render_en
 
 
-class Probe:
-    """Timing wrappers around report.build's parts (maild.report's module globals), as
-    sla_sweep's _Probe does for the sweep; each adds well under a microsecond per call."""
+class Probe(_Probe):
+    """Timing wrappers around report.build's parts (maild.report's module globals), on
+    sla_sweep's probe (its gc callback and timing wrapper serve any split)."""
 
     def __init__(self) -> None:
-        self.split = Split()
-        self._gc_start = 0.0
-
-    def collected(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._gc_start = time.perf_counter()
-            return
-        self.split.gc += time.perf_counter() - self._gc_start
-        self.split.gc_full += info["generation"] == 2
-
-    def timed(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return function(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - start
-                setattr(self.split, name, getattr(self.split, name) + elapsed)
-
-        return wrapper
+        super().__init__()
+        self.split = Split()  # type: ignore[assignment]
 
     @contextmanager
     def installed(self) -> Iterator[None]:

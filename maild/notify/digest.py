@@ -76,6 +76,14 @@ class Section:
     tables: list[tuple[list[str], list[list[Cell]]]] = field(default_factory=list)
     table_titles: list[str] = field(default_factory=list)
 
+    def chart(self, bars: list[Bar], title: str = "") -> None:
+        self.bars.append(bars)
+        self.bar_titles.append(title)
+
+    def table(self, headers: list[str], rows: list[list[Cell]], title: str = "") -> None:
+        self.tables.append((headers, rows))
+        self.table_titles.append(title)
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -213,8 +221,7 @@ def _figures(figures: Sequence[Figure], fmt: _Format) -> Section:
         for f in figures
     ]
     section = Section("figures", words["figures"])
-    section.tables.append((headers, rows))
-    section.table_titles.append("")
+    section.table(headers, rows)
     return section
 
 
@@ -227,8 +234,7 @@ def _sla(m: Metrics, fmt: _Format) -> Section:
     for priority, c in m.compliance_by_priority.items():
         chart.append(_rate_bar(PRIORITY_NAMES[fmt.language][priority], c.rate, fmt))
     if m.sla.decided:
-        section.bars.append(chart)
-        section.bar_titles.append(words["rate"])
+        section.chart(chart, words["rate"])
     headers = [words["commitment"], words["met"], words["missed"], words["rate"]]
     rows = [
         [Cell(names[k]), Cell(str(c.met)), Cell(str(c.missed)), Cell(fmt.percent(c.rate))]
@@ -243,8 +249,7 @@ def _sla(m: Metrics, fmt: _Format) -> Section:
         [Cell(words["overall"], strong=True), Cell(str(m.sla.met)), Cell(str(m.sla.missed)),
          Cell(fmt.percent(m.sla.rate), strong=True)]
     )  # fmt: skip
-    section.tables.append((headers, rows))
-    section.table_titles.append("")
+    section.table(headers, rows)
     if m.breaches:
         # Five columns, so a phone shows it: who and where share one.
         headers = [words["ticket"], words["commitment"], words["where"], words["overrun"],
@@ -259,8 +264,7 @@ def _sla(m: Metrics, fmt: _Format) -> Section:
                   tone="worse" if b.still_open else "")]
             for b in m.breaches[:SHOWN_ROWS]
         ]  # fmt: skip
-        section.tables.append((headers, rows))
-        section.table_titles.append(f"{words['breaches']} ({len(m.breaches)})")
+        section.table(headers, rows, f"{words['breaches']} ({len(m.breaches)})")
         _more(section, len(m.breaches), fmt)
     else:
         section.lines.append(words["no_breaches"])
@@ -310,12 +314,10 @@ def _volume(m: Metrics, fmt: _Format) -> Section:
         (words["by_team"], _ranked(m.opened_by_team), None),
     ):
         if counts:
-            section.bars.append(_count_bars(counts, labels))
-            section.bar_titles.append(title)
+            section.chart(_count_bars(counts, labels), title)
     closes = {words[k]: m.closes[k] for k in ("confirmed", "silence", "agent")}
     if any(closes.values()):
-        section.bars.append(_count_bars(closes))
-        section.bar_titles.append(words["closes"])
+        section.chart(_count_bars(closes), words["closes"])
     return section
 
 
@@ -328,12 +330,13 @@ def _backlog(m: Metrics, fmt: _Format) -> Section:
     section = Section("backlog", words["backlog"])
     section.lines.append(words["backlog_line"].format(count=m.backlog))
     if m.backlog:
-        section.bars.append(_count_bars({name: m.backlog_age[name] for name, _ in AGE_BUCKETS}))
-        section.bar_titles.append(words["backlog_age"])
+        section.chart(
+            _count_bars({name: m.backlog_age[name] for name, _ in AGE_BUCKETS}),
+            words["backlog_age"],
+        )
         priorities = PRIORITY_NAMES[fmt.language]
         counts = {p: m.backlog_by_priority[p] for p in priorities if m.backlog_by_priority[p]}
-        section.bars.append(_count_bars(counts, priorities))
-        section.bar_titles.append(words["priority"])
+        section.chart(_count_bars(counts, priorities), words["priority"])
     return section
 
 
@@ -350,8 +353,7 @@ def _times(m: Metrics, fmt: _Format) -> Section:
          Cell(fmt.duration(m.resolution_median_s), strong=True),
          Cell(fmt.duration(m.resolution_p90_s))],
     ]  # fmt: skip
-    section.tables.append((headers, rows))
-    section.table_titles.append("")
+    section.table(headers, rows)
     return section
 
 
@@ -367,14 +369,12 @@ def _satisfaction(m: Metrics, fmt: _Format) -> Section:
     )
     distribution = m.satisfaction_distribution
     widest = max(distribution.values()) or 1
-    section.bars.append(
-        [
-            Bar("★" * score, str(distribution[score]), distribution[score] / widest,
-                BAR_COLOURS["bad" if score <= 2 else "neutral" if score == 3 else "good"])
-            for score in reversed(SCORES)
-        ]
-    )  # fmt: skip
-    section.bar_titles.append(words["score"])
+    bars = [
+        Bar("★" * score, str(distribution[score]), distribution[score] / widest,
+            BAR_COLOURS["bad" if score <= 2 else "neutral" if score == 3 else "good"])
+        for score in reversed(SCORES)
+    ]  # fmt: skip
+    section.chart(bars, words["score"])
     if m.low_scores:
         headers = [words["ticket"], words["score"], words["low_scores"]]
         rows = [
@@ -382,8 +382,7 @@ def _satisfaction(m: Metrics, fmt: _Format) -> Section:
              Cell(one_line(s.comment, COMMENT_CHARS) or words["no_comment"])]
             for s in m.low_scores[:SHOWN_ROWS]
         ]  # fmt: skip
-        section.tables.append((headers, rows))
-        section.table_titles.append(words["low_scores"])
+        section.table(headers, rows, words["low_scores"])
         _more(section, len(m.low_scores), fmt)
     return section
 
@@ -396,8 +395,7 @@ def _complainants(m: Metrics, fmt: _Format) -> Section:
         return section
     headers = [words["who"], words["tickets"]]
     rows = [[Cell(c.who, strong=True), Cell(_some(c.tickets))] for c in m.complainants[:SHOWN_ROWS]]
-    section.tables.append((headers, rows))
-    section.table_titles.append("")
+    section.table(headers, rows)
     _more(section, len(m.complainants), fmt)
     return section
 
@@ -419,8 +417,7 @@ def _topics(report: Report, fmt: _Format) -> Section:
              Cell(f"↑ +{t.change:g}", tone="worse"), Cell(", ".join(t.examples))]
             for t in report.topics
         ]  # fmt: skip
-        section.tables.append((headers, rows))
-        section.table_titles.append("")
+        section.table(headers, rows)
     else:
         section.lines.append(words["no_topics"])
     if report.clusters:
@@ -430,8 +427,7 @@ def _topics(report: Report, fmt: _Format) -> Section:
              Cell(f"{len(c.tickets)}: {_some(c.tickets)}")]
             for c in report.clusters[:SHOWN_CLUSTERS]
         ]  # fmt: skip
-        section.tables.append((headers, rows))
-        section.table_titles.append(words["clusters"])
+        section.table(headers, rows, words["clusters"])
         _more(section, len(report.clusters), fmt, shown=SHOWN_CLUSTERS)
     else:
         section.lines.append(words["no_clusters"])
@@ -464,8 +460,7 @@ def _agents(m: Metrics, fmt: _Format) -> Section:
          Cell(str(a.open_assigned))]
         for a in m.agents
     ]  # fmt: skip
-    section.tables.append((headers, rows))
-    section.table_titles.append("")
+    section.table(headers, rows)
     return section
 
 
