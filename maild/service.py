@@ -43,6 +43,7 @@ log = logging.getLogger("maild.service")
 OUTBOX_RETRY_SECONDS = 15
 SWEEP_SECONDS = UPDATE_GRACE_SECONDS  # how late a warning, escalation or update may be, at most
 LONGEST_WAIT_SECONDS = 30.0
+DIGEST_RETRY_SECONDS = 15 * 60
 
 
 class ServiceError(Exception):
@@ -88,6 +89,7 @@ class Service:
         self.notifier = Notifier()
         self.last_poll_at: datetime | None = None  # the last intake round that worked
         self._outbox_retry_at = 0.0
+        self._digest_retry_at = 0.0
         self.intake: Intake = self._make_intake()
         # The loaded store is millions of long-lived objects: keep the collector from walking
         # them on every full collection (seconds each at 100,000 tickets).
@@ -233,8 +235,15 @@ class Service:
         return sweep(self.store, self.config, now)
 
     def send_digests(self) -> list[str]:
-        """The digest editions due and not yet sent (once each, also after downtime)."""
-        return send_due(self.store, self.config, self.clock.now())
+        """The digest editions due and not yet sent (once each, also after downtime). One that
+        fails is tried again after a pause, not every minute: building one takes seconds."""
+        if time.monotonic() < self._digest_retry_at:
+            return []
+        try:
+            return send_due(self.store, self.config, self.clock.now())
+        except Exception:
+            self._digest_retry_at = time.monotonic() + DIGEST_RETRY_SECONDS
+            raise
 
     def run_commands(self) -> int:
         return commands.run_waiting(self.store, self.config, self.clock.now())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import maild.editions
 from tests.servers.dovecot import Dovecot, ImapAccount
 from tests.servers.smtp_capture import SmtpCapture
 from tests.test_agents_end_to_end import AGENTS_TOML, PASS, agent_mail, only
@@ -232,3 +233,21 @@ def test_a_digest_missed_while_down_goes_out_once_and_the_monthly_edition(
         "客服月报 2026-11：SLA 达成 0%，违约 2 单",
     ]
     assert digests(week.at("2026-12-01T10:05:00+08:00")) == {}
+
+
+def test_a_failing_digest_holds_back_nothing_else_and_goes_out_next_time(
+    week: Clockwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    week.at(day("16", "10:00"))
+    real_build = maild.editions.build
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug planted in the digest")
+
+    monkeypatch.setattr(maild.editions, "build", broken)
+    write(week, "li@example.com", "Invoice copy", "Please resend invoice 7.")
+    mails = week.at(day("23", "09:00"))
+    assert [kind for kind, _, _ in mails] == ["ack", "new_ticket"]  # intake went on
+    monkeypatch.setattr(maild.editions, "build", real_build)
+    sent = digests(week.at(day("23", "09:30")))
+    assert set(sent) == {"ceo@maild.test", "coo@maild.test,cto@maild.test"}
