@@ -220,8 +220,18 @@ def _last_counted_at(ticket: Mapping[str, Any]) -> str:
     return ""
 
 
-def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period) -> Metrics:
-    """Every figure of `period` from the tickets' histories (see the module's definitions)."""
+def measure(
+    tickets: Iterable[Mapping[str, Any]],
+    config: Config,
+    period: Period,
+    *,
+    trend_only: bool = False,
+) -> Metrics:
+    """Every figure of `period` from the tickets' histories (see the module's definitions).
+
+    `trend_only` leaves out what only this period's own digest shows (notices, updates, agent
+    load, complaints): the four periods before it are measured for their headline figures.
+    """
     metrics = Metrics(period)
     start, end = iso(period.start), iso(period.end)
     tickets = list(tickets)  # read twice: the ids, then the figures (an iterator would be spent)
@@ -256,18 +266,17 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
         elif not inside:
             continue  # done before the period and untouched in it: no clock can move
         policy = config.policy_for(priority, category)
-        _count_events(metrics, ticket, events, inside, policy, complaints)
-        for agent in {e["actor"] for e in inside if e["action"] == "agent_reply"}:
-            replies[agent][ticket["id"]] += sum(
-                1 for e in inside if e["action"] == "agent_reply" and e["actor"] == agent
-            )
+        _count_events(metrics, ticket, events, inside, policy, complaints, trend_only)
+        for reply in inside:
+            if reply["action"] == "agent_reply" and not trend_only:
+                replies[reply["actor"]][ticket["id"]] += 1
         for commitment, clock in clocks(events, policy, period.end).items():
-            stopped = iso(clock.stopped_at) if clock.stopped_at else None
+            stopped = clock.stopped_at
             if clock.breached:
                 due = clock.due_at
                 # Decided in the period the target was reached: a breach of an earlier period
                 # is not counted again, though its clock's stop is still this period's sample.
-                if due is not None and start <= iso(due) < end:
+                if due is not None and period.start <= due < period.end:
                     compliance[commitment] += Compliance(missed=1)
                     by_priority[priority] += Compliance(missed=1)
                     metrics.breaches.append(
@@ -284,10 +293,10 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
                             still_open=clock.stopped_at is None,
                         )
                     )
-            elif stopped is not None and start <= stopped < end:
+            elif stopped is not None and period.start <= stopped < period.end:
                 compliance[commitment] += Compliance(met=1)
                 by_priority[priority] += Compliance(met=1)
-            if stopped is not None and start <= stopped < end:
+            if stopped is not None and period.start <= stopped < period.end:
                 sample = metrics.first_response_s if commitment == "first_response" else None
                 if sample is None:
                     metrics.resolution_s.append(clock.consumed)
@@ -303,7 +312,7 @@ def measure(tickets: Iterable[Mapping[str, Any]], config: Config, period: Period
         Complainant(who, tuple(ids.get(n, str(n)) for n in sorted(numbers)))
         for who, numbers in sorted(complaints.items())
     ]
-    metrics.agents = _agent_load(config, replies, firsts, assigned)
+    metrics.agents = [] if trend_only else _agent_load(config, replies, firsts, assigned)
     return metrics
 
 
@@ -322,8 +331,10 @@ def _count_events(
     inside: Sequence[Mapping],
     policy: Any,
     complaints: dict[str, set[int]],
+    trend_only: bool,
 ) -> None:
-    """The period's own events: closes, reopens, notices, updates, scores, complaints."""
+    """The period's own events: closes, reopens, scores; unless `trend_only`, also notices,
+    updates and complaints."""
     if not inside:
         return
     actions = {e["action"] for e in inside}
@@ -336,6 +347,15 @@ def _count_events(
         metrics.closes[kind if kind == "confirmed" or close["actor"] == "maild" else "agent"] += 1
     metrics.resolved += "resolved" in statuses
     metrics.reopened += "reopened" in actions
+    rated = next((e for e in ticket["events"] if e["action"] == "rated"), None)
+    if rated is not None and rated["at"] >= inside[0]["at"] and rated in inside:
+        score = int(rated["detail"]["score"])
+        metrics.scores.append(score)
+        comment = (rated["detail"].get("comment") or "").strip()
+        if score <= LOW_SCORE:
+            metrics.low_scores.append(LowScore(ticket["id"], score, comment))
+    if trend_only:
+        return
     for event in inside:
         action = event["action"]
         if action == "notice":
@@ -354,13 +374,6 @@ def _count_events(
             late = due is not None and policy.calendar.elapsed(min(due, sent_at), sent_at)
             if not late or late <= UPDATE_TOLERANCE:
                 metrics.updates_on_time += 1
-    rated = next((e for e in ticket["events"] if e["action"] == "rated"), None)
-    if rated is not None and rated in inside:
-        score = int(rated["detail"]["score"])
-        metrics.scores.append(score)
-        comment = (rated["detail"].get("comment") or "").strip()
-        if score <= LOW_SCORE:
-            metrics.low_scores.append(LowScore(ticket["id"], score, comment))
 
 
 def _first_at_or_after(events: Sequence[Mapping], moment: str) -> int:

@@ -45,7 +45,7 @@ def build(store: Store, config: Config, period: Period, now: datetime) -> Report
     earlier = period.history(HISTORY)
     tickets = relevant(store.iter_tickets(), earlier[-1].start)
     current = measure(tickets, config, period)
-    history = [measure(tickets, config, p) for p in earlier]
+    history = [measure(tickets, config, p, trend_only=True) for p in earlier]
     documents = _documents(store, tickets, [period, *earlier])
     topics = hot_topics(documents[0], documents[1:], limit=TOPICS)
     groups = clusters(documents[0])

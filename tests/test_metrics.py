@@ -971,3 +971,19 @@ def test_metrics_is_a_plain_record() -> None:
     built = Metrics(W47, first_response_s=[3.0, 1.0, 2.0], resolution_s=[10.0])
     assert (built.first_response_median_s, built.first_response_p90_s) == (2.0, 3.0)
     assert (built.resolution_median_s, built.resolution_p90_s) == (10.0, 10.0)
+
+
+def test_trend_only_measures_the_headline_figures_alike() -> None:
+    from maild.trends import HEADLINES, value
+
+    tickets = busy_history()
+    for period in (W47, W48):
+        full, trend = (
+            measure(tickets, CONFIG, period),
+            measure(tickets, CONFIG, period, trend_only=True),
+        )
+        for headline in HEADLINES:
+            assert value(trend, headline.key) == value(full, headline.key), headline.key
+    trend = measure(tickets, CONFIG, W48, trend_only=True)
+    assert (trend.updates_sent, trend.warnings, trend.agents, trend.complainants) == (0, 0, [], [])
+    assert measure(tickets, CONFIG, W48).updates_sent == 1  # left out, not absent
