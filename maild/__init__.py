@@ -1,3 +1,3 @@
 """maild: an email-driven support-ticket daemon."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
