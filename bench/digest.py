@@ -101,6 +101,7 @@ from bench.sla_sweep import (
     _catch_up,
     _insert,
     _Probe,
+    config_data,
     current_rss_mib,
     ms,
     profile,
@@ -156,52 +157,28 @@ LEADS = {team: f"{team}.lead@bench.example" for team in TEAM_CATEGORIES}
 
 
 def config_for(data: Path) -> Config:
-    """A valid config: four teams with leads and their agents as [agents.KEY] (so agent load
-    resolves names), the office calendar in China, three escalation levels, and a digest to a
-    Chinese and an English list."""
-    return parse_config(
-        {
-            "support": {"address": SUPPORT, "language": "zh", "timezone": "Asia/Shanghai"},
-            "store": {"path": str(data)},
-            "intake": {"mode": "lmtp"},
-            "smtp": {"transport": "folder", "folder": str(data / "outgoing")},
-            "calendars": {
-                "office": {
-                    "timezone": "Asia/Shanghai",
-                    "days": "mon-fri",
-                    "hours": "09:00-12:00,13:00-18:00",
-                    "holidays": "CN",
-                }
-            },
-            "teams": {
-                team: {
-                    "address": [f"{a[2]}@bench.example" for a in AGENTS if a[3] == team],
-                    "lead": LEADS[team],
-                    **({"categories": categories} if categories else {}),
-                }
-                for team, categories in TEAM_CATEGORIES.items()
-            },
-            "agents": {
-                key: {"address": f"{local}@bench.example", "name": name, "team": team}
-                for key, name, local, team in AGENTS
-            },
-            "security": {"authserv_id": "mx.bench.example"},
-            "escalation": {
-                "warn_at": 0.75,
-                "page": ["oncall@bench.example"],
-                "levels": [
-                    {"after": "0m", "to": ["duty.manager@bench.example"]},
-                    {"after": "2h", "to": ["head.of.support@bench.example"]},
-                    {"after": "8h", "to": ["coo@bench.example"]},
-                ],
-            },
-            "digest": {
-                "recipients": ["leadership@bench.example"],
-                "language": "zh",
-                "lists": [{"recipients": ["regional.leads@bench.example"], "language": "en"}],
-            },
+    """sla_sweep's config with four teams with leads and their agents as [agents.KEY] (so agent
+    load resolves names), and a digest to a Chinese and an English list."""
+    tables = config_data(data)
+    tables["teams"] = {
+        team: {
+            "address": [f"{a[2]}@bench.example" for a in AGENTS if a[3] == team],
+            "lead": LEADS[team],
+            **({"categories": categories} if categories else {}),
         }
-    )
+        for team, categories in TEAM_CATEGORIES.items()
+    }
+    tables["agents"] = {
+        key: {"address": f"{local}@bench.example", "name": name, "team": team}
+        for key, name, local, team in AGENTS
+    }
+    tables["security"] = {"authserv_id": "mx.bench.example"}
+    tables["digest"] = {
+        "recipients": ["leadership@bench.example"],
+        "language": "zh",
+        "lists": [{"recipients": ["regional.leads@bench.example"], "language": "en"}],
+    }
+    return parse_config(tables)
 
 
 # --- what customers write ---------------------------------------------------------------------
