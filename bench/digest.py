@@ -69,8 +69,6 @@ import gc
 import hashlib
 import json
 import logging
-import multiprocessing
-import queue
 import random
 import re
 import resource
@@ -103,6 +101,7 @@ from bench.sla_sweep import (
     _Probe,
     config_data,
     current_rss_mib,
+    in_child,
     ms,
     profile,
     rss_mib,
@@ -1375,21 +1374,7 @@ def _build(data: str, count: int, seed: int, results: Any) -> None:
 
 def build(data: Path, count: int, seed: int) -> dict[str, Any]:
     """The store, made in a child process so this one's memory is the measurement's own."""
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    child = context.Process(target=_build, args=(str(data), count, seed, results))
-    child.start()
-    while True:
-        try:
-            found = results.get(timeout=1)
-            break
-        except queue.Empty:
-            if not child.is_alive():
-                raise SystemExit(
-                    f"building the store failed (exit code {child.exitcode})"
-                ) from None
-    child.join()
-    return found  # type: ignore[no-any-return]
+    return in_child(_build, str(data), count, seed)
 
 
 def cached_store(args: argparse.Namespace) -> tuple[Path, dict[str, Any], bool]:

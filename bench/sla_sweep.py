@@ -355,9 +355,15 @@ def _build(data: str, count: int, seed: int, results: Any) -> None:
 
 
 def build(data: Path, count: int, seed: int) -> dict[str, Any]:
+    return in_child(_build, str(data), count, seed)
+
+
+def in_child(target: Callable[..., None], *args: Any) -> dict[str, Any]:
+    """Run `target(*args, results)` in a fresh process and return what it puts in `results`:
+    building in a child keeps this process's memory the measurement's own."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    child = context.Process(target=_build, args=(str(data), count, seed, results))
+    child = context.Process(target=target, args=(*args, results))
     child.start()
     while True:
         try:
