@@ -34,7 +34,8 @@ def kinds(config: Config) -> tuple[str, ...]:
 
 
 def owed(store: Store, config: Config, now: datetime) -> list[Period]:
-    """The editions due by `now` and not yet sent (at most one of each kind)."""
+    """The editions due by `now` and not yet sent (at most one of each kind). On the first run
+    of a kind there are none: the edition due then is recorded as the starting point."""
     digest, tz = config.digest, ZoneInfo(config.digest.timezone)
     due = []
     for kind in kinds(config):
