@@ -34,9 +34,10 @@ Definitions (the digest and the README use these words in exactly this sense):
   rewards both the absolute and the relative rise (4 tickets against none scores 4.0, 12 against
   6 scores 2.3, 40 against 30 scores 1.8), ties broken by the higher count, then alphabetically.
   The list holds distinct topics: a word gives its place to the best-ranked rising phrase that
-  has 80 % or more of its tickets (`PHRASE_SHARE`: 支付 and 失败 are listed once, as 支付失败), and
-  a term is left out when a term listed before it shares a word with it and 80 % or more of the
-  tickets of the smaller of the two. A term is shown as customers wrote it most this period
+  has 80 % or more of its tickets (`PHRASE_SHARE`: 支付 and 失败 are listed once, as 支付失败; a
+  word is listed beside its phrase only when it has other tickets too), and a phrase is left out
+  when a phrase listed before it shares a word with it and 80 % or more of the tickets of the
+  smaller of the two. A term is shown as customers wrote it most this period
   ("refunds", if most wrote that), with the first three of its tickets, in the order given.
 - A **near-duplicate cluster** is a set of this period's tickets joined by chains of
   near-duplicate pairs: two tickets are near-duplicates when the Jaccard similarity of their terms
@@ -59,7 +60,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from itertools import pairwise
+from itertools import chain, pairwise
 
 import rjieba
 import snowballstemmer
@@ -112,7 +113,7 @@ _NOT_WORDS = (
     ("@", re.compile(r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+")),
 )
 _DOTTED = re.compile(r"\.[a-z]")  # the mark of a host or file name
-_HOST_OR_FILE = re.compile(r"(?<![a-z0-9.-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?![a-z0-9])")
+_HOST_OR_FILE = re.compile(r"(?<![a-z0-9_.-])(?:[a-z0-9_-]+\.)+[a-z]{2,}(?![a-z0-9])")
 _BREAK = " | "
 _WRAPPED = re.compile(r"\n(?<=[a-z,]\n)[ \t]*(?=[a-z])")  # a line break inside English prose
 _APOSTROPHE_IN_WORD = re.compile(r"'(?<=[a-z]')(?=[a-z])")  # can't → cant: one piece for jieba
@@ -227,7 +228,7 @@ def _customer_text(document: Document) -> str:
         body = body[: end.start()]
     if ">" in body or "sent from" in body or "发自" in body:
         body = _QUOTED_OR_FOOTER.sub("", body)
-    text = f"{subject}\n{body}"
+    text = f"{subject}{_BREAK}\n{body}"  # no phrase from the subject's end to the body's start
     for mark, pattern in _NOT_WORDS:
         if mark in text:
             text = pattern.sub(_BREAK, text)
@@ -266,9 +267,7 @@ def terms(document: Document) -> frozenset[str]:
     found = _TERMS.get(document)
     if found is None:
         keys = _keys(document)
-        found = frozenset(keys).union(_phrases(keys))
-        found -= {None}
-        _TERMS[document] = found
+        found = _TERMS[document] = frozenset(chain(filter(None, keys), _phrases(keys)))
     return found
 
 
@@ -304,12 +303,15 @@ def hot_topics(
     distinct topics, in the customers' own words, with tickets to open."""
     if limit <= 0 or not current:
         return []
-    tickets_with: dict[str, list[int]] = defaultdict(list)
-    for index, document in enumerate(current):
-        for term in terms(document):
-            tickets_with[term].append(index)
-    frequent = {t: ids for t, ids in tickets_with.items() if len(ids) >= MIN_TOPIC_COUNT}
-    wanted = frozenset(frequent)
+    current_terms = [terms(document) for document in current]
+    counted = Counter[str]()
+    for found in current_terms:
+        counted.update(found)
+    wanted = frozenset(term for term, count in counted.items() if count >= MIN_TOPIC_COUNT)
+    frequent: dict[str, list[int]] = {term: [] for term in wanted}
+    for index, found in enumerate(current_terms):
+        for term in found & wanted:
+            frequent[term].append(index)
     wanted_words = frozenset(word for term in wanted for word in _words_of(term))
     mentioned_before: Counter[str] = Counter()
     for period in previous:
@@ -364,12 +366,15 @@ def _distinct(ranked: list[str], tickets_with: dict[str, list[int]], limit: int)
 
 
 def _repeats(term: str, chosen: str, tickets_with: dict[str, list[int]]) -> bool:
-    """Whether `term` only repeats `chosen`: they share a word, and `PHRASE_SHARE` of the tickets
-    of the smaller of the two mention both (a word in a phrase: the phrase has that share of the
-    word's tickets)."""
-    if not set(_words_of(term)).intersection(_words_of(chosen)):
+    """Whether `term` only repeats `chosen`. A word and a phrase made with it: when the phrase has
+    `PHRASE_SHARE` of the word's tickets (payments up, and half of them failures, is two topics).
+    Two phrases with a word in common: when that share of the smaller one's tickets has both."""
+    words, chosen_words = _words_of(term), _words_of(chosen)
+    if not set(words).intersection(chosen_words):
         return False
     mine, theirs = tickets_with[term], tickets_with[chosen]
+    if len(words) != len(chosen_words):  # a word and a phrase: the phrase's tickets are the word's
+        return min(len(mine), len(theirs)) >= PHRASE_SHARE * max(len(mine), len(theirs))
     both = len(set(mine).intersection(theirs))
     return both >= PHRASE_SHARE * min(len(mine), len(theirs))
 
@@ -434,32 +439,33 @@ def clusters(documents: Sequence[Document], *, min_customers: int = 3) -> list[C
         for other in group[1:]:
             join(group[0], other)
     distinct = [group[0] for group in same_terms.values()]
-    tickets_with = Counter(term for i in distinct for term in term_sets[i])
-    rarest_first = {
-        term: r for r, term in enumerate(sorted(tickets_with, key=lambda t: (tickets_with[t], t)))
-    }
-    indexed: dict[str, list[int]] = defaultdict(list)
+    tickets_with = Counter[str]()
+    for i in distinct:
+        tickets_with.update(term_sets[i])
+    # Terms in more than one ticket as numbers, rarest first (ties in any order: the pairs found
+    # do not depend on it). A term of one ticket only is never shared, so it is left out of the
+    # numbered sets; it still counts in a ticket's size, and it sorts before every shared term.
+    shared = sorted((t for t, n in tickets_with.items() if n > 1), key=tickets_with.__getitem__)
+    number = {term: n for n, term in enumerate(shared)}
+    numbered = {i: frozenset(number[t] for t in term_sets[i] if t in number) for i in distinct}
+    indexed: dict[int, list[int]] = defaultdict(list)
     for i in sorted(distinct, key=lambda i: len(term_sets[i])):  # smaller first: length filter
-        mine = term_sets[i]
-        size = len(mine)
-        prefix = sorted(mine, key=rarest_first.__getitem__)[
-            : size - math.ceil(NEAR_DUPLICATE * size) + 1
-        ]
+        mine, size = numbered[i], len(term_sets[i])
+        prefix = size - math.ceil(NEAR_DUPLICATE * size) + 1 - (size - len(mine))
         candidates: set[int] = set()
-        for term in prefix:
+        for term in sorted(mine)[: max(prefix, 0)]:
             candidates.update(indexed[term])
             indexed[term].append(i)
         for j in candidates:
-            theirs = term_sets[j]
-            if len(theirs) < NEAR_DUPLICATE * size or root(i) == root(j):
+            their_size = len(term_sets[j])
+            if their_size < NEAR_DUPLICATE * size or root(i) == root(j):
                 continue
-            both = len(mine & theirs)
-            if both >= NEAR_DUPLICATE * (size + len(theirs) - both):
+            both = len(mine & numbered[j])
+            if both >= NEAR_DUPLICATE * (size + their_size - both):
                 join(i, j)
     members: dict[int, list[int]] = defaultdict(list)
-    for index, found in enumerate(term_sets):
-        if found:
-            members[root(index)].append(index)
+    for index in range(len(documents)):
+        members[root(index)].append(index)
     reported = []
     for group in members.values():
         customers = len({documents[i].customer for i in group})
