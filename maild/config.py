@@ -99,8 +99,23 @@ class IntakeConfig:
 
 @dataclass(frozen=True)
 class LimitsConfig:
+    """What one message may cost maild; over a budget, the message goes to quarantine."""
+
     message_bytes: int = 25 * 2**20
     auto_replies_per_hour: int = 5
+    # Parse budgets: enforced while parsing, so hostile structure fails fast and alone.
+    mime_depth: int = 32  # MIME and message/rfc822 nesting, counted together
+    mime_parts: int = 1000  # parts in the whole tree, attached messages' parts included
+    header_lines: int = 2000  # physical lines of one header block, folded ones included
+    header_line_bytes: int = 64 * 2**10  # one header field, unfolded
+    decoded_bytes: int = 100 * 2**20  # all parts decoded, attached messages included
+    parse_seconds: float = 20.0  # wall time to parse one message
+    # A message that crashed or hung maild this many times is quarantined without parsing.
+    parse_attempts: int = 3
+    # A sender whose mail opens `loop_tickets` tickets within `loop_window`, each with the same
+    # text and none answered by an agent, is a mail loop: no more automatic answers to it.
+    loop_tickets: int = 4
+    loop_window: Duration = field(default_factory=lambda: Duration(1, "h"))
 
 
 # The charter's commitments, used for any [sla.NAME] key left out: (first response, update
@@ -165,6 +180,7 @@ class AdminConfig:
     address: str | None
     intake_alert_after: Duration  # intake failing this long: one alert, then one recovery mail
     outbox_alert_after: Duration  # the oldest unsent mail this old: likewise
+    quarantine_alert_every: Duration  # newly quarantined mail: one list, at most this often
 
 
 @dataclass(frozen=True)
@@ -297,6 +313,15 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
     limits = LimitsConfig(
         message_bytes=limits_t.size("message_size", "25MiB"),
         auto_replies_per_hour=limits_t.integer("auto_replies_per_hour", 5, low=0),
+        mime_depth=limits_t.integer("mime_depth", 32, low=1),
+        mime_parts=limits_t.integer("mime_parts", 1000, low=1),
+        header_lines=limits_t.integer("header_lines", 2000, low=10),
+        header_line_bytes=limits_t.size("header_line_size", "64KiB"),
+        decoded_bytes=limits_t.size("decoded_size", "100MiB"),
+        parse_seconds=limits_t.number("parse_seconds", 20.0, low=0.1),
+        parse_attempts=limits_t.integer("parse_attempts", 3, low=1),
+        loop_tickets=limits_t.integer("loop_tickets", 4, low=2),
+        loop_window=limits_t.duration("loop_window", "1h"),
     )
     limits_t.reject_unknown()
 
@@ -367,6 +392,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         address=admin_t.address("address") or None,
         intake_alert_after=admin_t.duration("intake_alert_after", "15m"),
         outbox_alert_after=admin_t.duration("outbox_alert_after", "1h"),
+        quarantine_alert_every=admin_t.duration("quarantine_alert_every", "1h"),
     )
     admin_t.reject_unknown()
     digest = _digest(root.table("digest"), support)
