@@ -18,6 +18,7 @@ from typing import Any
 from maild.clock import Clock
 from maild.config import Config, ImapConfig
 from maild.ingest import IngestFailed, ingest_checked, quarantine
+from maild.intake.attempts import Attempts
 from maild.intake.imap import FetchedMessage, ImapError, ImapSource
 from maild.intake.parse_pool import Parsed, ParseJob, ParserPool
 from maild.store import Store
@@ -56,6 +57,8 @@ class MailboxIntake:
         self._backoff = 0.0
         self._retry_at = 0.0
         self._state_key = f"imap:{self.imap.username}@{self.imap.host}/{self.imap.folder}"
+        self.attempts = Attempts(store.root / "intake.attempts")
+        self._uidvalidity = 0
 
     def drain(self) -> int:
         """Take in everything waiting; returns how many messages were handled."""
@@ -114,7 +117,10 @@ class MailboxIntake:
         ahead: tuple[list[FetchedMessage], ParseJob] | None = None
         try:
             for batch in self._fetch(source, new):
-                parsing = self.parser.submit([m.raw for m in batch if m.raw is not None])
+                condemned = self._condemned(batch)
+                parsing = self.parser.submit(
+                    [m.raw for m in batch if m.raw is not None and m.uid not in condemned]
+                )
                 if ahead is not None:
                     handled += self._take_batch(*ahead, state)
                     self._move(source, state)
@@ -153,7 +159,26 @@ class MailboxIntake:
             start += len(chunk)
 
     def _is_suspect(self, uid: int) -> bool:
+        """Fetch and take this message in alone: its batch failed to fetch, or maild died
+        while taking it in (see maild.intake.attempts)."""
+        if self.attempts.suspect(self._attempt_key(uid)):
+            return True
         return self._suspect is not None and self._suspect[0] <= uid <= self._suspect[1]
+
+    def _attempt_key(self, uid: int) -> str:
+        return f"imap:{self.imap.folder}:{self._uidvalidity}:{uid}"
+
+    def _condemned(self, batch: list[FetchedMessage]) -> dict[int, str]:
+        """UID -> reason, for messages maild died on `parse_attempts` times: not parsed again."""
+        limit = self.config.limits.parse_attempts
+        condemned = {}
+        for message in batch:
+            deaths = self.attempts.tries(self._attempt_key(message.uid))
+            if deaths >= limit and message.raw is not None:
+                condemned[message.uid] = (
+                    f"maild died {deaths} times taking this message in ([limits] parse_attempts)"
+                )
+        return condemned
 
     def _set_aside_unreadable(self, uids: list[int], state: dict[str, Any]) -> list[int]:
         """Record messages the server cannot deliver, and go on without them.
@@ -188,21 +213,24 @@ class MailboxIntake:
         """One commit: the batch's tickets, its last UID and the moves that are to follow.
 
         `heartbeat` is called first: a backlog is many batches, and systemd's watchdog must
-        hear from the daemon during it.
+        hear from the daemon during it. The attempts ledger brackets the work, parsing
+        included, so a death in it is charged to these messages.
 
         An internal error on one message rolls the batch back; it is taken again with that
-        message quarantined (IngestFailed says why).
+        message quarantined (IngestFailed says why). Condemned messages were not parsed.
         """
         self.heartbeat()
-        parsed = list(parsing.results())
-        broken: dict[int, str] = {}
-        while True:
-            try:
-                self._commit_batch(batch, parsed, state, broken)
-                return len(batch)
-            except IngestFailed as failed:
-                uid = int(failed.source.rpartition("/")[2])
-                broken[uid] = failed.reason
+        with self.attempts.taking(self._attempt_key(m.uid) for m in batch):
+            parsed = list(parsing.results())
+            condemned = self._condemned(batch)  # as when it was submitted: left unparsed
+            broken = dict(condemned)
+            while True:
+                try:
+                    self._commit_batch(batch, parsed, state, broken, condemned)
+                    return len(batch)
+                except IngestFailed as failed:
+                    uid = int(failed.source.rpartition("/")[2])
+                    broken[uid] = failed.reason
 
     def _commit_batch(
         self,
@@ -210,6 +238,7 @@ class MailboxIntake:
         parsed: list[Parsed],
         state: dict[str, Any],
         broken: dict[int, str],
+        condemned: dict[int, str],
     ) -> None:
         now = self.clock.now()
         moves: dict[str, list[int]] = defaultdict(list)
@@ -218,7 +247,8 @@ class MailboxIntake:
         results = iter(parsed)
         with self.store.batch():
             for message in batch:
-                msg = next(results) if message.raw is not None else None
+                was_parsed = message.raw is not None and message.uid not in condemned
+                msg = next(results) if was_parsed else None
                 destination = self._take(message, msg, now, broken.get(message.uid))
                 if destination:
                     moves[destination].append(message.uid)

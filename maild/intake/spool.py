@@ -16,7 +16,8 @@ from pathlib import Path
 
 from maild.clock import Clock
 from maild.config import Config
-from maild.ingest import ingest_batch
+from maild.ingest import ingest_batch, quarantine
+from maild.intake.attempts import Attempts
 from maild.intake.parse_pool import ParserPool
 from maild.store import Store, fsync_dir
 
@@ -78,17 +79,40 @@ class SpoolIntake:
         self.spool = spool
         self.batch_size = batch_size
         self.last_error: str | None = None
+        self.attempts = Attempts(store.root / "intake.attempts")
 
     def drain(self) -> int:
+        """Take in everything spooled, a batch per commit; a file leaves the spool only after
+        its batch is committed."""
         handled = 0
-        while paths := self.spool.waiting(self.batch_size):
+        while paths := self._next_batch():
             self.heartbeat()  # a backlog is many batches: systemd's watchdog must hear from us
-            items = [(path.read_bytes(), f"listener:{path.name}") for path in paths]
-            now = self.clock.now()
-            ingest_batch(self.store, items, parser=self.parser, config=self.config, now=now)
+            with self.attempts.taking(path.name for path in paths):
+                self._take(paths)
             self.spool.done(paths)
             handled += len(paths)
+        self.last_error = None
         return handled
+
+    def _next_batch(self) -> list[Path]:
+        """The oldest spooled messages; a message maild died on before comes alone, so the next
+        death is charged to it and not to the whole batch."""
+        paths = self.spool.waiting(self.batch_size)
+        suspects = [path for path in paths if self.attempts.suspect(path.name)]
+        return suspects[:1] or paths
+
+    def _take(self, paths: list[Path]) -> None:
+        now = self.clock.now()
+        limit = self.config.limits.parse_attempts
+        deaths = self.attempts.tries(paths[0].name) if len(paths) == 1 else 0
+        if deaths >= limit:
+            reason = f"maild died {deaths} times taking this message in ([limits] parse_attempts)"
+            source = f"listener:{paths[0].name}"
+            with self.store.batch():
+                quarantine(self.store, paths[0].read_bytes(), reason=reason, source=source, now=now)
+            return
+        items = [(path.read_bytes(), f"listener:{path.name}") for path in paths]
+        ingest_batch(self.store, items, parser=self.parser, config=self.config, now=now)
 
     def wait(self, seconds: float) -> bool:
         """Block until the listener spooled something, `seconds` passed, or stop was set."""
