@@ -38,6 +38,8 @@ ADVICE = {
     },
 }
 _DAY = AlwaysOpen().day_seconds
+QUARANTINE_TOLD_KEY = "quarantine-told"  # when the admin last heard, and the ids then known
+QUARANTINE_LISTED = 20  # records listed in one mail; the rest are counted
 
 
 def observe(
@@ -72,21 +74,62 @@ def observe(
     return sent
 
 
+def tell_quarantined(store: Store, config: Config, now: datetime) -> int:
+    """Mail the admin what went to quarantine since the last such mail, at most once per
+    [admin] quarantine_alert_every; returns how many records the mail listed (0: none sent).
+
+    A poisoned or over-budget message no longer stops intake, so nothing else would show it:
+    the customer waits on an answer that never comes unless someone looks."""
+    records = store.quarantined()
+    told = store.state(QUARANTINE_TOLD_KEY) or {"at": None, "ids": []}
+    known = set(told["ids"])
+    new = [record for record in records if record["id"] not in known]
+    if not new:
+        return 0
+    every = config.admin.quarantine_alert_every.seconds(_DAY)
+    if told["at"] and now - parse_iso(told["at"]) < timedelta(seconds=every):
+        return 0
+    store.set_state(QUARANTINE_TOLD_KEY, {"at": iso(now), "ids": [r["id"] for r in records]})
+    log.error("%d message(s) newly quarantined; `maild quarantine list` shows them", len(new))
+    language = config.support.language
+    zone = config.support.timezone
+    shown = [
+        {
+            "id": record["id"][:12],
+            "at": wording.moment(parse_iso(record["received_at"]), zone),
+            "source": record.get("source", ""),
+            "reason": record.get("reason", ""),
+        }
+        for record in new[:QUARANTINE_LISTED]
+    ]
+    more = len(new) - len(shown)
+    _mail_admin(
+        store,
+        config,
+        "quarantine",
+        "quarantined",
+        language,
+        now,
+        count=len(new),
+        shown=shown,
+        more=more,
+    )
+    return len(new)
+
+
 def _mail(
     store: Store, config: Config, kind: str, incident: dict, now: datetime, *, recovered: bool
 ) -> None:
-    to = config.admin.address
-    if to is None:
-        log.warning(
-            "no [admin] address: the %s %s goes nowhere", kind, "recovery" if recovered else "alert"
-        )
-        return
     language = config.support.language
     zone = config.support.timezone
     since = parse_iso(incident["since"])
-    subject, body = render(
+    _mail_admin(
+        store,
+        config,
+        f"incident-{kind}",
         "incident",
         language,
+        now,
         recovered=recovered,
         what=WHAT[kind][language],
         advice=ADVICE[kind][language],
@@ -94,10 +137,28 @@ def _mail(
         now=wording.moment(now, zone),
         duration=wording.span((now - since).total_seconds(), language),
         error=incident["error"],
-        host=socket.gethostname(),
-        support_name=config.support.name,
     )
+
+
+def _mail_admin(
+    store: Store,
+    config: Config,
+    kind: str,
+    template: str,
+    language: str,
+    at: datetime,
+    /,
+    **values: object,
+) -> None:
+    """Queue one mail from maild to [admin] address (logged and dropped when there is none)."""
+    to = config.admin.address
+    if to is None:
+        log.warning("no [admin] address: the %s mail goes nowhere", kind)
+        return
     support = config.support
+    subject, body = render(
+        template, language, host=socket.gethostname(), support_name=support.name, **values
+    )
     draft = Draft(
         message_id=new_message_id(support),
         sender=support.address,
@@ -110,6 +171,6 @@ def _mail(
         in_reply_to=None,
         references=(),
         auto_submitted="auto-generated",
-        date=iso(now),
+        date=iso(at),
     )
-    queue_mail(store, draft, ticket=None, kind=f"incident-{kind}", automatic=True, now=now)
+    queue_mail(store, draft, ticket=None, kind=kind, automatic=True, now=at)

@@ -24,7 +24,7 @@ from maild.clock import Clock, iso, parse_iso
 from maild.config import Config, ConfigError, load_config
 from maild.datacare import check_version, migrate
 from maild.editions import send_due
-from maild.incidents import observe
+from maild.incidents import observe, tell_quarantined
 from maild.intake.listener import Listener
 from maild.intake.mailbox import MailboxIntake
 from maild.intake.parse_pool import ParserPool
@@ -187,7 +187,7 @@ class Service:
         """One full cycle: commands and mail taken in, the SLA sweep, everything due delivered,
         and how it went: incidents for the admin, the status file for `maild status`."""
         self.run_commands()
-        taken_in = self.intake.drain()
+        taken_in = self.take_mail()
         if self.intake.last_error is None:
             self.last_poll_at = self.clock.now()
         self.notifier.watchdog()
@@ -200,6 +200,16 @@ class Service:
         self.watch_health()
         return report
 
+    def take_mail(self) -> int:
+        """Drain the intake. A failure of any kind is intake trouble: logged, and kept as the
+        intake's error until a drain works, so a stall becomes an incident the admin hears of."""
+        try:
+            return self.intake.drain()
+        except Exception as e:
+            log.exception("intake failed; trying again at its next turn")
+            self.intake.last_error = f"internal error: {type(e).__name__}: {e}"
+            return 0
+
     def watch_health(self) -> None:
         """Intake failing, or mail stuck in the outbox, for longer than [admin] allows: one
         alert, and one recovery mail when it is over."""
@@ -208,6 +218,7 @@ class Service:
         oldest = min(pending, key=lambda m: m["created_at"]) if pending else None
         with self.store.batch():
             observe(self.store, self.config, "intake", self.intake.last_error, None, now)
+            tell_quarantined(self.store, self.config, now)
             observe(
                 self.store,
                 self.config,
