@@ -1,8 +1,6 @@
 """`python -m maild` is the `maild` command."""
 
-import sys
-
-from maild.cli import main
+from maild.cli import entry
 
 if __name__ == "__main__":  # importing this module must not run the command line
-    sys.exit(main())
+    entry()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from maild import __version__, commands, datacare, report
@@ -39,6 +39,17 @@ from maild.threader import ticket_numbers_in
 log = logging.getLogger("maild")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def entry() -> NoReturn:
+    """The `maild` command and `python -m maild`.
+
+    Tickets and raw mail are personal data: whichever command creates the data directory, the
+    database, spooled mail or the outgoing folder, it is 0700 and its files 0600, as under the
+    systemd unit's UMask=0077.
+    """
+    os.umask(0o077)
+    sys.exit(main())
 
 
 def main(argv: list[str] | None = None) -> int:
