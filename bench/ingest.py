@@ -133,7 +133,7 @@ def maild_intake(
         }
     )
     store = Store.open(config.store.path)
-    parser = ParserPool(config.limits.message_bytes)
+    parser = ParserPool(config.limits)
     parser.submit([b""] * SMALLEST_POOLED_BATCH).results()  # start the workers, as a daemon has
     intake = MailboxIntake(config, store, SystemClock(), threading.Event(), parser)
     start = time.perf_counter()

@@ -496,7 +496,7 @@ def quarantine_retry(store: Store, config: Config, qid: str, now: datetime) -> O
             "there is nothing to retry; raise the limit and let intake fetch it again"
         )
     raw = store.read_file(record["raw"])
-    parsed = parse_or_error(raw, config.limits.message_bytes)
+    parsed = parse_or_error(raw, config.limits)
     source = f"{record.get('source') or 'quarantine'} (retried)"
     try:
         outcome = ingest(store, raw, parsed, config=config, now=now, source=source)

@@ -27,7 +27,7 @@ MIN_SECRET_LENGTH = 4
 
 # Third-party loggers kept quiet whatever --log-level says, as cli.main() always has.
 _QUIET_LOGGERS = {
-    "mailparser": logging.ERROR,
+    "mailparser": logging.CRITICAL,  # an error line for every broken encoded word it survives
     "mail.log": logging.WARNING,  # aiosmtpd's per-command chatter
 }
 

@@ -225,7 +225,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
 
 
 def _intake(config: Config, store: Store) -> MailboxIntake:
-    parser = ParserPool(config.limits.message_bytes, workers=0)
+    parser = ParserPool(config.limits, workers=0)
     return MailboxIntake(config, store, SystemClock(), threading.Event(), parser)
 
 

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from maild.config import LimitsConfig
 from maild.intake.filters import automatic_reason
 from maild.intake.parse import ParsedMessage, parse_message
 
 CORPUS = Path(__file__).parent / "corpus"
-LIMIT = 10 * 1024 * 1024
+LIMITS = LimitsConfig(message_bytes=10 * 1024 * 1024)
 
 
 def corpus(name: str) -> ParsedMessage:
     """Parse one corpus message by its file-name stem."""
-    return parse_message((CORPUS / f"{name}.eml").read_bytes(), max_bytes=LIMIT)
+    return parse_message((CORPUS / f"{name}.eml").read_bytes(), limits=LIMITS)
 
 
 def message(
@@ -24,7 +25,7 @@ def message(
     """A small person-like message plus the given extra header lines."""
     lines = [f"From: {sender}", "To: support@maild.example", f"Subject: {subject}", *headers]
     raw = ("\r\n".join(lines) + "\r\n\r\nhello\r\n").encode("utf-8")
-    return parse_message(raw, max_bytes=LIMIT)
+    return parse_message(raw, limits=LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -192,5 +193,5 @@ def test_delivery_status_part_outside_multipart_report() -> None:
         b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
         b"Final-Recipient: rfc822; a@b\r\nAction: failed\r\n--b--\r\n"
     )
-    msg = parse_message(raw, max_bytes=LIMIT)
+    msg = parse_message(raw, limits=LIMITS)
     assert automatic_reason(msg) == "report: message/delivery-status part"

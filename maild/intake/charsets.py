@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import functools
 import re
 from collections.abc import Callable
 
@@ -45,10 +46,13 @@ def clean_label(label: str | None) -> str | None:
     return cleaned or None
 
 
+@functools.lru_cache(maxsize=256)
 def codec_for(label: str | None) -> str | None:
     """The Python codec for a label (GB → gb18030, Big5 → big5hkscs, UTF-8 minus any BOM).
 
-    None when Python does not know the label.
+    None when Python does not know the label as a charset: besides unknown names, that is
+    codecs which are not charsets at all ("base64", "rot13", "idna", "undefined"), which fail
+    on ordinary bytes even with errors="replace".
     """
     if label is None:
         return None
@@ -59,7 +63,8 @@ def codec_for(label: str | None) -> str | None:
         return "big5hkscs"
     try:
         name = codecs.lookup(label).name
-    except LookupError:
+        b"\x80\xff".decode(name, "replace")
+    except (LookupError, ValueError):  # ValueError: a NUL or a surrogate in the label
         return None
     return "utf-8-sig" if name == "utf-8" else name
 
@@ -135,7 +140,7 @@ def decode_encoded_words(text: str) -> tuple[str, list[str]]:
             pending_label = None
             if not joins_previous:
                 out.append(gap)
-        pending += _word_bytes(match[2], match[3])
+        pending += _word_bytes(match[2], match[3], label)
         pending_label = label
         position = match.end()
     _flush(pending, pending_label, out, notes)
@@ -154,15 +159,35 @@ def _flush(pending: bytearray, label: str | None, out: list[str], notes: list[st
     pending.clear()
 
 
-def _word_bytes(encoding: str, payload: str) -> bytes:
-    """The bytes carried by one encoded word (B: lenient base64, Q: quoted-printable, _ = space)."""
-    raw = payload.encode("ascii", "surrogateescape")
+def _word_bytes(encoding: str, payload: str, label: str | None) -> bytes:
+    """The bytes carried by one encoded word (B: lenient base64, Q: quoted-printable, _ = space).
+
+    Raw 8-bit text inside a word breaks RFC 2047 but happens ("=?utf-8?q?café?=", raw GBK
+    after "=?gbk?b?"): it is the word's own text, so it goes back to bytes in the word's charset
+    and is kept as is, never read as base64.
+    """
+    if not payload.isascii():
+        raw = _eight_bit_word(payload, label)
+        return raw if encoding in "bB" else binascii.a2b_qp(raw, header=True)
+    raw = payload.encode("ascii")
     if encoding in "bB":
         try:
             return binascii.a2b_base64(raw + b"==")
         except binascii.Error:
             return raw
     return binascii.a2b_qp(raw, header=True)
+
+
+def _eight_bit_word(payload: str, label: str | None) -> bytes:
+    """8-bit text of an encoded word as bytes in the word's charset (raw bytes kept as they
+    came, characters the charset lacks as "?"); UTF-8 for an unknown charset."""
+    codec = codec_for(label)
+    if codec in (None, "utf-8-sig"):
+        codec = "utf-8"  # no byte order mark inside a word
+    try:
+        return payload.encode(codec, "surrogateescape")
+    except UnicodeEncodeError:
+        return payload.encode(codec, "replace")
 
 
 def _decode_permissive(data: bytes, label: str, codec: str) -> tuple[str, str | None]:
@@ -237,7 +262,7 @@ def _label_fails(data: bytes, label: str) -> bool:
     """Whether the label's own codec (if Python knows it) rejects the bytes."""
     try:
         data.decode(label)
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, ValueError):  # ValueError: undecodable bytes, or a NUL in the label
         return True
     return False
 
