@@ -371,7 +371,7 @@ def _flush_if_free(config: Config, now: datetime) -> None:
     """Deliver at once what the CLI just queued, when no daemon owns the outbox."""
     try:
         with Store.open(config.store.path) as store:
-            flush(store, open_transport(config.smtp), now)
+            flush(store, open_transport(config.smtp), now, config)
     except StoreError:
         pass  # the daemon took the store meanwhile: it delivers within a few seconds
 

@@ -4,13 +4,14 @@ Working on it: the words join the ticket and the clocks resume if we were waitin
 short "yes" (or a plain thank-you) confirms and closes; anything else reopens. Closed: a reply
 to the survey with a score is a rating, a plain thank-you is politeness, anything else reopens
 within `reopen_within`, and after that starts a new ticket linked to the old one (decided by
-`continues`, before the message is stored).
+`continues`, before the message is stored). Mail that names a ticket by its token from someone
+with no part in it starts a new linked ticket too (decided by `may_join`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,26 @@ def continues(
     if closed_at is None:
         return True
     return parse_iso(closed_at) + wall(config.lifecycle.reopen_within) > now
+
+
+def may_join(
+    ticket: dict[str, Any], sender: str, config: Config, parties: Callable[[], Set[str]]
+) -> bool:
+    """Whether mail naming this ticket by its token in the subject may add to it.
+
+    Ticket numbers are sequential, so anyone can write "[#MD-1001]". Only the ticket's customer,
+    an agent, or an address the ticket's mail already went between (`parties`: To and Cc of its
+    messages in and out, and those who wrote on it; asked last, as it may cost a scan) may join.
+    Anyone else, a colleague at the same domain included unless they were in Cc, gets a new
+    ticket linked to this one. Mail that threads by In-Reply-To or References is not asked: it
+    names a Message-ID, which only someone who saw the mail knows.
+    """
+    address = sender.lower()
+    return (
+        address == ticket["customer"].lower()
+        or config.agent(address) is not None
+        or address in parties()
+    )
 
 
 def handle(

@@ -6,15 +6,17 @@ spool) that the message is done. Nothing here sends mail: acknowledgements go to
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from maild import agent_mail, complaints, customer_mail
+from maild import agent_mail, complaints, customer_mail, loops
 from maild.agentmail import trim_reply
 from maild.answers import is_status_request
+from maild.calendar import AlwaysOpen
 from maild.classify import classify
 from maild.clock import iso
 from maild.config import Agent, Config
@@ -27,14 +29,15 @@ from maild.notify.compose import draft_acknowledgement
 from maild.notify.notices import (
     customer_zone,
     draft_agent_lost,
+    draft_loop,
     draft_new_ticket,
     draft_status,
     draft_untrusted,
 )
 from maild.notify.outbox import queue_mail
 from maild.store import Store
-from maild.threader import clean_subject, find_ticket, ticket_id, ticket_token
-from maild.tickets import event, next_check_at, page_if_due
+from maild.threader import ThreadMatch, clean_subject, find_ticket, ticket_id, ticket_token
+from maild.tickets import event, next_check_at, page_if_due, record
 
 log = logging.getLogger("maild.ingest")
 
@@ -43,13 +46,18 @@ MAX_SUBJECT = 500  # a hostile megabyte of subject is not worth keeping twice
 # An address maild answers automatically: printable ASCII, one @, a dotted domain. Stranger
 # senders still get their ticket; a person decides whether and how to answer them.
 _ANSWERABLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# What makes two deliveries the same mail; trace headers (Received, Delivered-To, Return-Path,
+# X-Original-To …) differ between deliveries of one mail and are left out.
+_SAME_MAIL_HEADERS = frozenset([b"from", b"to", b"cc", b"subject", b"date"])
+_FIELD_NAME = re.compile(rb"[!-9;-~]+:")
+_DAY = AlwaysOpen().day_seconds
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What became of one message, for logs, the CLI and tests."""
 
-    result: str  # "created", "added", "duplicate", "filtered" or "quarantined"
+    result: str  # "created", "added", "duplicate", "filtered", "looping" or "quarantined"
     message_id: str | None = None
     ticket: int | None = None
     reason: str = ""
@@ -61,6 +69,7 @@ def ingest(
     """Take one parsed message in; never raises for anything the message contains."""
     if isinstance(msg, ParseError):
         return quarantine(store, raw, reason=str(msg), source=source, now=now)
+    msg = _identified(store, msg, raw)
     if store.has_message(msg.message_id):
         log.info("duplicate %s from %s ignored", msg.message_id, source)
         return Outcome("duplicate", msg.message_id, store.ticket_of_message(msg.message_id))
@@ -77,11 +86,14 @@ def ingest(
         ticket_of_message=store.ticket_of_message,
     )
     automatic = _automatic(msg, config)
-    if match.ticket is None and automatic:
+    ticket = _follow_merges(store, match.ticket)
+    link = None
+    if ticket is not None and match.how == "token" and not _party(store, config, msg, match):
+        link, ticket = (ticket["number"], "not_a_party"), None
+    if ticket is None and automatic:
         _store_message(store, msg, raw, ticket=None, kind="automatic", now=now, note=automatic)
         log.info("filtered %s from %s: %s", msg.message_id, msg.from_addr, automatic)
         return Outcome("filtered", msg.message_id, None, automatic)
-    ticket = _follow_merges(store, match.ticket)
     if ticket is not None and automatic:
         _store_message(store, msg, raw, ticket=ticket["number"], kind="automatic", now=now,
                        note=automatic)  # fmt: skip
@@ -108,12 +120,11 @@ def ingest(
         return Outcome("added", msg.message_id, ticket["number"], "agent")
     if is_status_request(msg.subject, words):
         return _answer_status_request(store, msg, raw, config=config, ticket=ticket, now=now)
-    linked_to = None
     replying_to = (*msg.in_reply_to, *msg.references)
     if ticket is not None and not customer_mail.continues(ticket, words, replying_to, config, now):
-        linked_to, ticket = ticket["number"], None
+        link, ticket = (ticket["number"], "closed_long_ago"), None
     if ticket is None:
-        outcome = _open_ticket(store, msg, raw, config=config, now=now, linked_to=linked_to)
+        outcome = _new_ticket(store, msg, raw, words, config=config, now=now, link=link)
         number = outcome.ticket
     else:
         number = ticket["number"]
@@ -143,12 +154,91 @@ def _counted(ticket: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def _follow_merges(store: Store, number: int | None) -> dict[str, Any] | None:
     """The ticket a message belongs to, following merges (at most a few hops)."""
+    chain = _merge_chain(store, number)
+    return chain[-1] if chain else None
+
+
+def _merge_chain(store: Store, number: int | None) -> list[dict[str, Any]]:
+    """The ticket with this number and those it was merged into, in order (at most a few)."""
     ticket = store.ticket(number) if number is not None else None
-    for _ in range(10):
-        if ticket is None or not ticket.get("merged_into"):
+    chain = []
+    while ticket is not None and len(chain) < 11:
+        chain.append(ticket)
+        ticket = store.ticket(ticket["merged_into"]) if ticket.get("merged_into") else None
+    return chain
+
+
+def _party(store: Store, config: Config, msg: ParsedMessage, match: ThreadMatch) -> bool:
+    """Whether the sender of mail naming a ticket by its token may write on it (see
+    customer_mail.may_join); the parties of tickets merged into it count too."""
+    chain = _merge_chain(store, match.ticket)
+
+    def parties() -> frozenset[str]:
+        return frozenset().union(*(store.ticket_parties(t["number"]) for t in chain))
+
+    return customer_mail.may_join(chain[-1], msg.from_addr, config, parties)
+
+
+def content_fingerprint(raw: bytes) -> str:
+    """sha256 of what makes two deliveries one mail: From, To, Cc, Subject, Date and the body.
+
+    Worked out on the bytes (no parse), with line endings made alike: an IMAP server and an MTA
+    may hand over the same mail with LF or CRLF. As in parsers, the header block ends at the
+    blank line or at the first line that is neither a field nor a continuation.
+    """
+    text = raw.replace(b"\r\n", b"\n")
+    fields: list[list[bytes]] = []
+    kept: list[bytes] | None = None  # the field being read, if it is one that counts
+    start = 0
+    while start < len(text):
+        end = text.find(b"\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if line[:1] in (b" ", b"\t"):
+            if kept is not None:
+                kept.append(line)
+        elif _FIELD_NAME.match(line):
+            kept = [line] if line.partition(b":")[0].lower() in _SAME_MAIL_HEADERS else None
+            if kept is not None:
+                fields.append(kept)
+        else:
+            if not line:  # the blank line: the body follows it
+                start = end + 1
             break
-        ticket = store.ticket(ticket["merged_into"])
-    return ticket
+        start = end + 1
+    digest = hashlib.sha256()
+    for field in sorted(_field_value(parts) for parts in fields):
+        digest.update(field + b"\n")
+    digest.update(b"\n" + text[start:])
+    return digest.hexdigest()
+
+
+def _field_value(lines: list[bytes]) -> bytes:
+    """One header field unfolded, its name in lower case and its runs of whitespace single."""
+    name, _, value = b" ".join(lines).partition(b":")
+    return name.lower() + b":" + b" ".join(value.split())
+
+
+def _identified(store: Store, msg: ParsedMessage, raw: bytes) -> ParsedMessage:
+    """The message under the id it is kept by. A different mail under a Message-ID already
+    stored (two customers behind one web form) gets an id derived from its content, so it is
+    kept, and In-Reply-To naming the original id still threads to the first. A true redelivery,
+    or an id stored before fingerprints were kept, keeps its id: the caller sees a duplicate.
+
+    Mail without a Message-ID gets one from its content, not its bytes, so that a redelivery
+    with other trace headers is seen as one (unless stored under the bytes' id already)."""
+    if msg.synthetic_id and not store.has_message(msg.message_id):
+        return replace(msg, message_id=f"<{content_fingerprint(raw)[:32]}@maild.invalid>")
+    known = store.fingerprint_of_message(msg.message_id)
+    if known is None:
+        return msg
+    fingerprint = content_fingerprint(raw)
+    if known == fingerprint:
+        return msg
+    own = f"<{fingerprint[:16]}.{msg.message_id.strip('<>')}>"
+    log.warning("%s reused by a different message: kept as %s", msg.message_id, own)
+    note = f"Message-ID {msg.message_id} was already used by a different message: kept as {own}"
+    return replace(msg, message_id=own, notes=(*msg.notes, note))
 
 
 def _tell_agent_untrusted(
@@ -263,6 +353,85 @@ def _automatic(msg: ParsedMessage, config: Config) -> str | None:
     return automatic_reason(msg)
 
 
+def _new_ticket(
+    store: Store,
+    msg: ParsedMessage,
+    raw: bytes,
+    words: str,
+    *,
+    config: Config,
+    now: datetime,
+    link: tuple[int, str] | None,
+) -> Outcome:
+    """A new ticket, unless the mail is one more turn of a mail loop (see maild.loops): then it
+    is kept on the loop's latest ticket, unanswered. The mail that makes a loop of this sender's
+    unanswered look-alike tickets still opens its ticket, but is not acknowledged, and the admin
+    is told once; the loop's state lives in the store, so a restart does not tell again."""
+    key = f"loop:{msg.from_addr.lower()}"
+    window = timedelta(seconds=config.limits.loop_window.seconds(_DAY))
+    history = loops.History.from_state(store.state(key))
+    body = loops.body_print(words)
+    loop = loops.ongoing(history, body, now, window)
+    if loop is not None:
+        store.set_state(key, loops.after_loop_mail(history, now).to_state())
+        return _keep_loop_mail(store, msg, raw, loop, now)
+    alike = loops.unanswered_alike(history, body, now, window, lambda n: _answered(store, n))
+    looping = loops.starts_loop(alike, config.limits.loop_tickets)
+    outcome = _open_ticket(store, msg, raw, config=config, now=now, link=link,
+                           acknowledge=not looping)  # fmt: skip
+    assert outcome.ticket is not None
+    history = loops.after_opening(history, outcome.ticket, body, now, window, loop=looping)
+    store.set_state(key, history.to_state())
+    if looping:
+        _loop_found(store, config, msg.from_addr, [*alike, outcome.ticket], window, now)
+    return outcome
+
+
+def _answered(store: Store, number: int) -> bool:
+    """Whether an agent ever answered on this ticket: then its mail is a conversation."""
+    ticket = store.ticket(number)
+    return ticket is None or any(e["action"] == "agent_reply" for e in ticket["events"])
+
+
+def _keep_loop_mail(
+    store: Store, msg: ParsedMessage, raw: bytes, loop: loops.Loop, now: datetime
+) -> Outcome:
+    """One more turn of a loop: kept on its latest ticket as automatic mail, nothing sent."""
+    ticket = _follow_merges(store, loop.ticket)
+    number = ticket["number"] if ticket else None
+    note = f"mail loop: {msg.from_addr} sends this text again and again"
+    _store_message(store, msg, raw, ticket=number, kind="automatic", now=now, note=note)
+    if ticket is not None:
+        store.update_ticket(ticket["number"], _counted(ticket, now))
+    log.info("mail loop: %s from %s kept on %s, not answered", msg.message_id, msg.from_addr,
+             ticket["id"] if ticket else "no ticket")  # fmt: skip
+    return Outcome("looping", msg.message_id, number, note)
+
+
+def _loop_found(
+    store: Store,
+    config: Config,
+    sender: str,
+    numbers: list[int],
+    window: timedelta,
+    now: datetime,
+) -> None:
+    """Mark the loop's tickets (no progress updates to a robot either) and tell the admin."""
+    tickets = []
+    for number in numbers:
+        ticket = store.ticket(number)
+        assert ticket is not None
+        found = event(now, "maild", "mail_loop", sender=sender, tickets=numbers)
+        tickets.append(record(store, config, ticket, [found], now, updates=False))
+    log.warning("mail loop: %s opened %d look-alike tickets unanswered; no more answers to it",
+                sender, len(numbers))  # fmt: skip
+    if config.admin.address is None:
+        log.warning("no [admin] address: nobody is told about the mail loop with %s", sender)
+        return
+    draft = draft_loop(config, tickets, sender=sender, window=window, now=now)
+    queue_mail(store, draft, ticket=numbers[-1], kind="loop", automatic=True, now=now)
+
+
 def _open_ticket(
     store: Store,
     msg: ParsedMessage,
@@ -270,9 +439,13 @@ def _open_ticket(
     *,
     config: Config,
     now: datetime,
-    linked_to: int | None = None,
+    link: tuple[int, str] | None,
+    acknowledge: bool,
 ) -> Outcome:
-    """A new ticket: classified, acknowledged, announced to its team, paged if it must be."""
+    """A new ticket: classified, acknowledged, announced to its team, paged if it must be.
+
+    `link` is (ticket, why) when the mail named a ticket it cannot join: the new ticket is
+    linked to that one, and that one's events say so."""
     support = config.support
     number = store.allocate_ticket_number()
     language = detect_language(msg.subject, msg.text, fallback=support.language)
@@ -310,15 +483,16 @@ def _open_ticket(
         "assignee": None,
         "satisfaction": None,
         "confirmed": False,
-        "linked_to": linked_to,
+        "linked_to": link[0] if link else None,
     }
-    if linked_to is not None:
-        ticket["events"][0]["detail"]["linked_to"] = linked_to
+    if link is not None:
+        ticket["events"][0]["detail"].update(linked_to=link[0], why=link[1])
     _store_message(store, msg, raw, ticket=number, kind="customer", now=now, note=None)
     policy = config.policy_for(found.priority, found.category)
     due = policy.calendar.add(now, policy.seconds(policy.first_response))
     events = ticket["events"]
-    if answerable and _acknowledge(store, msg, config=config, ticket=ticket, due=due, now=now):
+    acknowledged = answerable and acknowledge
+    if acknowledged and _acknowledge(store, msg, config=config, ticket=ticket, due=due, now=now):
         events.append(event(now, "maild", "acknowledged"))
     team = config.team(found.team)
     if team is not None:
@@ -335,6 +509,8 @@ def _open_ticket(
         events.append(alerted)
     ticket["next_check_at"] = next_check_at(ticket, config, now)
     store.add_ticket(ticket)
+    if link is not None:
+        _note_link(store, config, link, ticket, now)
     log.info(
         "ticket %s opened from %s (%s): %s/%s%s",
         ticket["id"],
@@ -345,6 +521,20 @@ def _open_ticket(
         "" if answerable else ", not acknowledged: not an address maild answers",
     )
     return Outcome("created", msg.message_id, number)
+
+
+def _note_link(
+    store: Store, config: Config, link: tuple[int, str], new: dict[str, Any], now: datetime
+) -> None:
+    """The ticket a mail named but could not join learns which ticket the mail opened instead
+    (its customer is told nothing)."""
+    linked = store.ticket(link[0])
+    if linked is None:
+        return
+    noted = event(now, "maild", "linked", ticket=new["id"], sender=new["customer"], why=link[1])
+    record(store, config, linked, [noted], now)
+    log.info("%s names %s (%s): opened as %s", new["first_message_id"], linked["id"], link[1],
+             new["id"])  # fmt: skip
 
 
 def _acknowledge(
@@ -433,6 +623,7 @@ def _store_message(
             "raw": store.put_raw(raw),
             "synthetic_id": msg.synthetic_id,
             "notes": list(msg.notes),
+            "fingerprint": content_fingerprint(raw),
         }
     )
     return attachments

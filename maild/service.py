@@ -81,7 +81,7 @@ class Service:
         self.stop = threading.Event()
         self.wake = threading.Event()  # ends the wait for mail: stopping, or CLI commands waiting
         self.listener: Listener | None = None
-        self.parser = ParserPool(config.limits.message_bytes)
+        self.parser = ParserPool(config.limits)
         self._outbox_backoff = 0.0
         self._policies_checked = False  # stored check times match these SLA settings
         self.started_at = clock.now()
@@ -151,7 +151,7 @@ class Service:
                 self.listener = None
             self.intake.close()
             self.parser.close()
-            self.parser = ParserPool(new.limits.message_bytes)
+            self.parser = ParserPool(new.limits)
             self.intake = self._make_intake()
             self.start_listener()
         else:
@@ -267,7 +267,7 @@ class Service:
         """
         if time.monotonic() < self._outbox_retry_at:
             return FlushReport()
-        report = flush(self.store, open_transport(self.config.smtp), self.clock.now())
+        report = flush(self.store, open_transport(self.config.smtp), self.clock.now(), self.config)
         if report.unreachable:
             self._outbox_backoff = min(max(self._outbox_backoff * 2, OUTBOX_RETRY_SECONDS), 300)
             self._outbox_retry_at = time.monotonic() + self._outbox_backoff

@@ -196,9 +196,14 @@ class Store:
             self._next_ids[table] = max(map(int, rows), default=0) + 1
         self._replay_db_journal()
         self._recording = True
+        messages = data.get("messages", {}).values()
         self._message_ticket: dict[str, int | None] = {
-            row["message_id"]: row.get("ticket") for row in data.get("messages", {}).values()
+            row["message_id"]: row.get("ticket") for row in messages
         }
+        self._message_fingerprint: dict[str, str] = {
+            row["message_id"]: row["fingerprint"] for row in messages if row.get("fingerprint")
+        }
+        self._ticket_parties: dict[int, set[str]] | None = None  # built on first use
         self._auto_replies: dict[str, list[str]] = defaultdict(list)
         for row in data.get("outbox", {}).values():
             self._remember_auto_reply(row)
@@ -428,6 +433,10 @@ class Store:
         if message["message_id"] in self._message_ticket:
             raise StoreError(f"message {message['message_id']} is already stored")
         self._message_ticket[message["message_id"]] = message.get("ticket")
+        if message.get("fingerprint"):
+            self._message_fingerprint[message["message_id"]] = message["fingerprint"]
+        if self._ticket_parties is not None:
+            _note_parties(self._ticket_parties, message)
         self._new["messages"][message["message_id"]] = dict(message)
         self._dirty = True
 
@@ -436,6 +445,23 @@ class Store:
 
     def ticket_of_message(self, message_id: str) -> int | None:
         return self._message_ticket.get(message_id)
+
+    def fingerprint_of_message(self, message_id: str) -> str | None:
+        """The content fingerprint a message was stored with; None for maild's own mail and for
+        messages stored before fingerprints were kept."""
+        return self._message_fingerprint.get(message_id)
+
+    def ticket_parties(self, number: int) -> frozenset[str]:
+        """Addresses (lower case) a ticket's mail went between: To and Cc of its messages in
+        and out, and the senders of its messages that were not automatic.
+
+        Indexed on first use only: it is asked about mail that names a ticket it may not
+        belong on, which most runs never see."""
+        if self._ticket_parties is None:
+            self._ticket_parties = defaultdict(set)
+            for row in self._rows("messages"):
+                _note_parties(self._ticket_parties, row)
+        return frozenset(self._ticket_parties.get(number, ()))
 
     def iter_messages(self) -> Iterator[dict[str, Any]]:
         """Every stored message, read-only and uncopied: for scans such as search."""
@@ -573,6 +599,16 @@ class Store:
                 op = {"table": table, "rows": list(changes.items())}
                 self._journal_ops.append(orjson.dumps(op))
             changes.clear()
+
+
+def _note_parties(parties: dict[int, set[str]], message: dict[str, Any]) -> None:
+    number = message.get("ticket")
+    if number is None:
+        return
+    addresses = [*message.get("to", ()), *message.get("cc", ())]
+    if message.get("direction") == "in" and not message.get("automatic"):
+        addresses.append(message.get("from") or "")
+    parties[number].update(a.lower() for a in addresses if a)
 
 
 def _take_lock(path: Path) -> Any:

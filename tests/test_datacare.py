@@ -43,6 +43,7 @@ from maild.notify.outbox import flush
 from maild.notify.sender import DeliveryError
 from maild.store import Store
 from maild.sweep import recheck_if_policies_changed
+from tests.test_outbox import CONFIG
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 MakeConfig = Callable[..., Config]
@@ -64,7 +65,7 @@ def mail(sender: str, subject: str, body: str, *, attachment: bytes | None = Non
 
 def take_in(store: Store, config: Config, raw: bytes, now: datetime = NOW) -> Outcome:
     with store.batch():
-        parsed = parse_or_error(raw, config.limits.message_bytes)
+        parsed = parse_or_error(raw, config.limits)
         return ingest(store, raw, parsed, config=config, now=now, source="test")
 
 
@@ -664,7 +665,7 @@ def test_outbox_list(busy_store: Store) -> None:
     assert set(listed[0]) >= {"id", "kind", "to", "subject", "status", "attempts", "created_at",
                               "next_attempt_at", "last_error"}  # fmt: skip
     assert "Printer on fire" in listed[0]["subject"]
-    flush(busy_store, Refusing(permanent=True), NOW)
+    flush(busy_store, Refusing(permanent=True), NOW, CONFIG)
     failed = outbox_list(busy_store, "failed")
     assert len(failed) == 2 and failed[0]["last_error"] == "550 mailbox unavailable"
     assert failed[0]["attempts"] == 1
@@ -674,7 +675,7 @@ def test_outbox_list(busy_store: Store) -> None:
 
 
 def test_outbox_retry_makes_failed_mail_due_now(busy_store: Store) -> None:
-    flush(busy_store, Refusing(permanent=True), NOW)
+    flush(busy_store, Refusing(permanent=True), NOW, CONFIG)
     later = NOW + timedelta(days=1)
 
     assert outbox_retry(busy_store, None, later) == 2
@@ -690,12 +691,12 @@ def test_outbox_retry_makes_failed_mail_due_now(busy_store: Store) -> None:
     with Store.open(root) as store:  # journalled at once, like a delivery result
         assert len(outbox_list(store, "pending")) == 2
         accepting = Accepting(permanent=False)
-        assert flush(store, accepting, later).sent == 2
+        assert flush(store, accepting, later, CONFIG).sent == 2
         assert outbox_retry(store, None, later) == 0
 
 
 def test_outbox_retry_of_one_mail(busy_store: Store) -> None:
-    flush(busy_store, Refusing(permanent=False), NOW)  # deferred: next attempt in a minute
+    flush(busy_store, Refusing(permanent=False), NOW, CONFIG)  # deferred: next attempt in a minute
     first, second = outbox_list(busy_store)
     assert first["next_attempt_at"] == "2026-11-23T02:01:00+00:00"
 
@@ -704,7 +705,7 @@ def test_outbox_retry_of_one_mail(busy_store: Store) -> None:
     first, second = outbox_list(busy_store)
     assert first["next_attempt_at"] == "2026-11-23T02:00:00+00:00"
     assert second["next_attempt_at"] == "2026-11-23T02:01:00+00:00"
-    assert flush(busy_store, Accepting(permanent=False), NOW).sent == 1
+    assert flush(busy_store, Accepting(permanent=False), NOW, CONFIG).sent == 1
     with pytest.raises(OutboxError, match=r"was sent at .*not again"):
         outbox_retry(busy_store, first["id"], NOW)
     with pytest.raises(OutboxError, match="no outgoing mail 'nope'"):

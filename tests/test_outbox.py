@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from maild.clock import FixedClock
-from maild.config import Config, SmtpConfig, SupportConfig
+from maild.config import Config, SmtpConfig, SupportConfig, parse_config
 from maild.notify.compose import Draft, new_message_id
 from maild.notify.outbox import flush, queue_mail, retry_delay
 from maild.notify.sender import SmtpTransport
@@ -22,6 +22,15 @@ from tests.servers.smtp_capture import SmtpCapture
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 SUPPORT = SupportConfig(address="support@maild.test", name="Support")
+# Whom a failed customer mail is told to; these mails' ticket does not exist, so nobody.
+CONFIG = parse_config(
+    {
+        "support": {"address": SUPPORT.address},
+        "store": {"path": "/nonexistent/maild"},
+        "intake": {"mode": "lmtp"},
+        "smtp": {"transport": "folder", "folder": "/nonexistent/outgoing"},
+    }
+)
 
 
 def queue(store: Store, to: str = "customer@example.com", now: datetime = NOW) -> str:
@@ -52,9 +61,9 @@ def smtp_config(server: SmtpCapture, **overrides: object) -> SmtpConfig:
 def test_delivered_once_and_marked_sent(tmp_path: Path, smtp_server: SmtpCapture) -> None:
     with Store.open(tmp_path) as store:
         message_id = queue(store)
-        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW)
+        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW, CONFIG)
         assert (report.sent, report.deferred, report.failed) == (1, 0, 0)
-        assert flush(store, SmtpTransport(smtp_config(smtp_server)), NOW).sent == 0
+        assert flush(store, SmtpTransport(smtp_config(smtp_server)), NOW, CONFIG).sent == 0
     [captured] = smtp_server.messages
     assert captured.mail_from == "support@maild.test"
     assert captured.rcpt_tos == ["customer@example.com"]
@@ -71,12 +80,12 @@ def test_temporary_refusal_retries_with_the_same_message_id(
     with Store.open(tmp_path) as store:
         message_id = queue(store)
         transport = SmtpTransport(smtp_config(smtp_server))
-        assert flush(store, transport, NOW).deferred == 1
+        assert flush(store, transport, NOW, CONFIG).deferred == 1
         [mail] = store.outgoing()
         assert mail["next_attempt_at"] == (NOW + retry_delay(1)).isoformat()
         assert "451" in mail["last_error"]
-        assert flush(store, transport, NOW + timedelta(seconds=30)).sent == 0  # not due yet
-        assert flush(store, transport, NOW + timedelta(minutes=2)).sent == 1
+        assert flush(store, transport, NOW + timedelta(seconds=30), CONFIG).sent == 0  # not due yet
+        assert flush(store, transport, NOW + timedelta(minutes=2), CONFIG).sent == 1
     [captured] = smtp_server.messages
     assert email.message_from_bytes(captured.raw)["Message-ID"] == message_id
 
@@ -85,7 +94,7 @@ def test_permanent_refusal_fails_the_mail(tmp_path: Path, smtp_server: SmtpCaptu
     smtp_server.refuse_next("550 5.1.1 no such user")
     with Store.open(tmp_path) as store:
         queue(store)
-        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW)
+        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW, CONFIG)
         assert report.failed == 1
         assert store.outgoing()[0]["status"] == "failed"
 
@@ -95,7 +104,7 @@ def test_unreachable_server_defers_and_stops_the_round(tmp_path: Path) -> None:
     with Store.open(tmp_path) as store:
         for i in range(3):
             queue(store, to=f"c{i}@example.com")
-        report = flush(store, SmtpTransport(config), NOW)
+        report = flush(store, SmtpTransport(config), NOW, CONFIG)
         assert (report.sent, report.deferred) == (0, 1)
         assert sorted(m["attempts"] for m in store.outgoing()) == [0, 0, 1]
         assert "cannot reach" in next(m for m in store.outgoing() if m["attempts"])["last_error"]
@@ -105,7 +114,7 @@ def test_gives_up_after_two_days(tmp_path: Path) -> None:
     config = SmtpConfig(host="127.0.0.1", port=free_port(), tls="none", timeout=2.0)
     with Store.open(tmp_path) as store:
         queue(store)
-        assert flush(store, SmtpTransport(config), NOW + timedelta(days=2)).failed == 1
+        assert flush(store, SmtpTransport(config), NOW + timedelta(days=2), CONFIG).failed == 1
 
 
 def test_retry_delay_grows_to_an_hour() -> None:
@@ -122,7 +131,7 @@ def test_starttls_with_auth_and_verified_certificate(
         )
         with Store.open(tmp_path) as store:
             queue(store)
-            assert flush(store, SmtpTransport(config), NOW).sent == 1
+            assert flush(store, SmtpTransport(config), NOW, CONFIG).sent == 1
         assert len(server.messages) == 1
 
 
@@ -131,7 +140,7 @@ def test_implicit_tls(tmp_path: Path, server_cert: tuple[Path, Path], dovecot_ca
         config = smtp_config(server, tls="ssl", ca_file=dovecot_ca)
         with Store.open(tmp_path) as store:
             queue(store)
-            assert flush(store, SmtpTransport(config), NOW).sent == 1
+            assert flush(store, SmtpTransport(config), NOW, CONFIG).sent == 1
         assert len(server.messages) == 1
 
 
@@ -147,7 +156,7 @@ def test_tls_and_auth_failures_defer(
         )
         with Store.open(tmp_path) as store:
             queue(store)
-            assert flush(store, SmtpTransport(config), NOW).deferred == 1
+            assert flush(store, SmtpTransport(config), NOW, CONFIG).deferred == 1
             error = store.outgoing()[0]["last_error"]
         assert ("certificate" in error) if ca is None else ("login refused" in error)
         assert server.messages == []
@@ -159,7 +168,9 @@ def test_a_draft_that_cannot_become_mail_fails_alone(
     with Store.open(tmp_path) as store:
         queue(store, to="broken\r\nBcc: victim@example.com")
         queue(store, to="fine@example.com", now=NOW + timedelta(seconds=1))
-        report = flush(store, SmtpTransport(smtp_config(smtp_server)), NOW + timedelta(seconds=1))
+        report = flush(
+            store, SmtpTransport(smtp_config(smtp_server)), NOW + timedelta(seconds=1), CONFIG
+        )
         assert (report.sent, report.failed) == (1, 1)
         broken = next(m for m in store.outgoing() if m["status"] == "failed")
         assert "cannot compose" in broken["last_error"]

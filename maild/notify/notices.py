@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from maild.calendar import AlwaysOpen, BusinessCalendar
 from maild.classify import Team
-from maild.clock import iso
+from maild.clock import iso, parse_iso
 from maild.config import Agent, Config
 from maild.notify import wording
 from maild.notify.compose import Draft, excerpt, new_message_id, one_line, render
 from maild.sla import Notice, Policy, SlaClock
-from maild.threader import ticket_token
+from maild.threader import ticket_id, ticket_token
 
 _ROUND_THE_CLOCK = AlwaysOpen()
 
@@ -228,6 +228,78 @@ def draft_review(
     )
 
 
+# Why a mail that named a ticket opened a new one linked to it (the `why` of its first event).
+LINK_REASONS = {
+    "en": {
+        "not_a_party": "the sender wrote its token but is not its customer, in its Cc or an agent",
+        "closed_long_ago": "it was closed longer ago than reopen_within",
+    },
+    "zh": {
+        "not_a_party": "发件人引用了该工单号，但不是其客户、抄送人或客服",
+        "closed_long_ago": "该工单关闭已超过 reopen_within",
+    },
+}
+MAIL_NAMES = {
+    "en": {
+        "ack": "acknowledgement", "reply": "reply", "update": "progress update",
+        "resolution": "resolution notice", "closed": "closing note",
+        "survey": "satisfaction survey", "status": "list of open tickets",
+    },
+    "zh": {
+        "ack": "受理确认", "reply": "回复", "update": "进展通报", "resolution": "解决通知",
+        "closed": "关闭通知", "survey": "满意度调查", "status": "工单状态列表",
+    },
+}  # fmt: skip
+
+
+def draft_delivery_failed(
+    config: Config, ticket: dict[str, Any], mail: dict[str, Any], *, to: Sequence[str],
+    now: datetime,
+) -> Draft:  # fmt: skip
+    """A customer's mail given up for good, told to the people who work the ticket: nobody
+    else would notice, and the customer is waiting for an answer they will never get."""
+    language = config.support.language
+    return _staff_draft(
+        config,
+        ticket,
+        "delivery_failed",
+        to=to,
+        now=now,
+        mail_name=MAIL_NAMES[language].get(mail["kind"], mail["kind"]),
+        mail_subject=one_line(mail["draft"]["subject"], 120),
+        queued=wording.moment(parse_iso(mail["created_at"]), config.support.timezone),
+        recipients=", ".join(mail["recipients"]),
+        attempts=mail["attempts"],
+        reply=one_line(mail["last_error"] or "", 300),
+        mail_id=mail["id"],
+    )
+
+
+def draft_loop(
+    config: Config,
+    tickets: Sequence[dict[str, Any]],
+    *,
+    sender: str,
+    window: timedelta,
+    now: datetime,
+) -> Draft:
+    """A robot loop found, told to the admin once: its tickets stay, its mail goes unanswered
+    until it is quiet for a window, and only a person can fix the robot's end."""
+    assert config.admin.address is not None
+    language = config.support.language
+    subject, body = render(
+        "loop",
+        language,
+        sender=one_line(sender, 120),
+        tickets=[{"id": t["id"], "subject": one_line(t["subject"], 80)} for t in tickets],
+        latest=tickets[-1]["id"],
+        window=wording.span(window.total_seconds(), language),
+        support_name=config.support.name,
+    )
+    return _draft(config, to=(config.admin.address,), subject=subject, body=body,
+                  language=language, ticket_id=tickets[-1]["id"], now=now)  # fmt: skip
+
+
 def draft_new_ticket(
     config: Config,
     ticket: dict[str, Any],
@@ -239,6 +311,7 @@ def draft_new_ticket(
     now: datetime,
 ) -> Draft:
     language = config.support.language
+    why = ticket["events"][0]["detail"].get("why")
     return _staff_draft(
         config,
         ticket,
@@ -246,6 +319,10 @@ def draft_new_ticket(
         to=team.recipients,
         now=now,
         team=team.name,
+        linked_to=ticket_id(config.support.ticket_prefix, ticket["linked_to"])
+        if ticket.get("linked_to")
+        else None,
+        linked_why=LINK_REASONS[language].get(why, why),
         excerpt=excerpt(text, lines=30),
         first_response_due=wording.moment(first_response_due, config.support.timezone),
         first_response=wording.commitment(policy.first_response, policy.calendar, language),

@@ -98,7 +98,8 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as e:
             codes = [code for code, _ in e.recipients.values()]
             raise DeliveryError(
-                f"all recipients refused: {e.recipients}", permanent=all(c >= 500 for c in codes)
+                f"all recipients refused: {_refusals(e.recipients)}",
+                permanent=all(c >= 500 for c in codes),
             ) from None
         except smtplib.SMTPResponseException as e:
             self._close()
@@ -107,7 +108,7 @@ class SmtpTransport:
             self._close()
             raise _unreachable(f"SMTP connection failed: {e}") from None
         if refused:
-            raise DeliveryError(f"some recipients refused: {refused}", permanent=True)
+            raise DeliveryError(f"some recipients refused: {_refusals(refused)}", permanent=True)
 
     def _close(self) -> None:
         if self._smtp is not None:
@@ -151,6 +152,14 @@ def _hang_up(smtp: smtplib.SMTP) -> None:
 
 def _unreachable(message: str) -> DeliveryError:
     return DeliveryError(message, permanent=False, unreachable=True)
+
+
+def _refusals(refused: dict[str, tuple[int, bytes]]) -> str:
+    """Each refused address with the server's answer, as an agent reads it in a notice."""
+    return "; ".join(
+        f"{address}: {code} {text.decode('utf-8', 'replace')}"
+        for address, (code, text) in refused.items()
+    )
 
 
 def _reply(e: smtplib.SMTPResponseException) -> str:
