@@ -662,6 +662,13 @@ class _Table:
     def _problem(self, key: str, text: str) -> None:
         self.problems.append(f"{self._key(key)}: {text}")
 
+    def _shown(self, key: str, value: Any) -> str:
+        """The value as a problem quotes it; for a secret only its kind, since config problems
+        go to logs, terminals and bug reports."""
+        if _SECRET_KEY.search(self._key(key)) or _holds_secret(value):
+            return f"{_kind_of(value)}{_HIDDEN}"
+        return repr(value)
+
     def _get(self, key: str, kind: type | tuple[type, ...], kind_name: str) -> Any:
         self.known.append(key)
         value = self.data.get(key)
@@ -671,7 +678,7 @@ class _Table:
             self._problem(key, f"expected {kind_name}, got a boolean")
             return None
         if not isinstance(value, kind):
-            self._problem(key, f"expected {kind_name}, got {value!r}")
+            self._problem(key, f"expected {kind_name}, got {self._shown(key, value)}")
             return None
         return value
 
@@ -684,7 +691,7 @@ class _Table:
                 self.problems.append(f"[{self._key(key)}]: section missing{because}")
             return _Table({}, self._key(key), self.problems, present=False)
         if not isinstance(value, dict):
-            self.problems.append(f"{self._key(key)}: expected a [table], got {value!r}")
+            self._problem(key, f"expected a [table], got {self._shown(key, value)}")
             return _Table({}, self._key(key), self.problems, present=False)
         return _Table(value, self._key(key), self.problems)
 
@@ -696,7 +703,9 @@ class _Table:
             if isinstance(value, dict):
                 found[key] = _Table(value, self._key(key), self.problems)
             else:
-                self._problem(key, f"expected a [{self._key(key)}] table, got {value!r}")
+                self._problem(
+                    key, f"expected a [{self._key(key)}] table, got {self._shown(key, value)}"
+                )
         return found
 
     def table_list(self, key: str) -> list[_Table]:
@@ -710,7 +719,7 @@ class _Table:
             if isinstance(item, dict):
                 tables.append(_Table(item, name, self.problems))
             else:
-                self.problems.append(f"{name}: expected a table, got {item!r}")
+                self.problems.append(f"{name}: expected a table, got {self._shown(key, item)}")
         return tables
 
     def strings(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -722,7 +731,7 @@ class _Table:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self._problem(key, f"expected a list of strings, got {value!r}")
+            self._problem(key, f"expected a list of strings, got {self._shown(key, value)}")
             return default
         return tuple(value)
 
@@ -732,7 +741,9 @@ class _Table:
             if _ADDRESS.match(value):
                 found.append(value.lower())
             else:
-                self._problem(key, f"{value!r} is not an email address like lead@example.com")
+                self._problem(
+                    key, f"{self._shown(key, value)} is not an email address like lead@example.com"
+                )
         return tuple(found)
 
     def duration(self, key: str, default: str) -> Duration:
@@ -744,7 +755,8 @@ class _Table:
         try:
             return parse(value)
         except ValueError as e:
-            self._problem(key, str(e))
+            shown = self._shown(key, value)
+            self._problem(key, str(e) if shown == repr(value) else f"{shown} is not valid")
             return parse(default)
 
     def timezone(self, key: str, default: str) -> str:
@@ -752,7 +764,10 @@ class _Table:
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            self._problem(key, f"{value!r} is not an IANA time zone such as Asia/Shanghai or UTC")
+            self._problem(
+                key,
+                f"{self._shown(key, value)} is not an IANA time zone such as Asia/Shanghai or UTC",
+            )
             return default
         return value
 
@@ -763,14 +778,15 @@ class _Table:
         if value is None:
             return frozenset()
         if not isinstance(value, list):
-            self._problem(key, f'expected a list of dates such as ["2027-02-06"], got {value!r}')
+            shown = self._shown(key, value)
+            self._problem(key, f'expected a list of dates such as ["2027-02-06"], got {shown}')
             return frozenset()
         found = set()
         for item in value:
             try:
                 found.add(item if isinstance(item, date) else date.fromisoformat(str(item)))
             except ValueError:
-                self._problem(key, f"{item!r} is not a date such as 2027-02-06")
+                self._problem(key, f"{self._shown(key, item)} is not a date such as 2027-02-06")
         return frozenset(found)
 
     def reject_unknown(self) -> None:
@@ -796,14 +812,16 @@ class _Table:
                 self._problem(key, "required; set it in the config file")
             return default
         if pattern is not None and not pattern.match(value):
-            self._problem(key, f"{value!r} is not valid ({hint})")
+            self._problem(key, f"{self._shown(key, value)} is not valid ({hint})")
             return default
         return value
 
     def address(self, key: str, *, required: bool = False) -> str:
         value = self.string(key, "", required=required)
         if value and not _ADDRESS.match(value):
-            self._problem(key, f"{value!r} is not an email address like support@example.com")
+            self._problem(
+                key, f"{self._shown(key, value)} is not an email address like support@example.com"
+            )
             return ""
         return value.lower()
 
@@ -812,7 +830,9 @@ class _Table:
         if value is None:
             return default
         if value not in choices:
-            self._problem(key, f"{value!r} is not one of {', '.join(map(repr, choices))}")
+            self._problem(
+                key, f"{self._shown(key, value)} is not one of {', '.join(map(repr, choices))}"
+            )
             return default
         return value
 
@@ -821,7 +841,7 @@ class _Table:
         if value is None:
             return default
         if low is not None and value < low:
-            self._problem(key, f"must be at least {low}, got {value}")
+            self._problem(key, f"must be at least {low}, got {self._shown(key, value)}")
             return default
         return value
 
@@ -830,7 +850,7 @@ class _Table:
         if value is None:
             return default
         if low is not None and value < low:
-            self._problem(key, f"must be at least {low}, got {value}")
+            self._problem(key, f"must be at least {low}, got {self._shown(key, value)}")
             return default
         return float(value)
 
@@ -840,7 +860,7 @@ class _Table:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self._problem(key, f"expected true or false, got {value!r}")
+            self._problem(key, f"expected true or false, got {self._shown(key, value)}")
             return default
         return value
 
@@ -849,7 +869,7 @@ class _Table:
         if value is None:
             return default
         if not 1 <= value <= 65535:
-            self._problem(key, f"must be a port number 1-65535, got {value}")
+            self._problem(key, f"must be a port number 1-65535, got {self._shown(key, value)}")
             return default
         return value
 
@@ -857,7 +877,7 @@ class _Table:
         value = self.string(key, default)
         host, sep, port = value.rpartition(":")
         if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-            self._problem(key, f"{value!r} is not host:port, e.g. 127.0.0.1:2525")
+            self._problem(key, f"{self._shown(key, value)} is not host:port, e.g. 127.0.0.1:2525")
             host, _, port = default.rpartition(":")
         return host.strip("[]"), int(port)
 
@@ -868,7 +888,9 @@ class _Table:
             return raw
         match = _SIZE.match(raw) if isinstance(raw, str) else None
         if not match:
-            self._problem(key, f"{raw!r} is not a size such as 25MiB, 10MB or 1048576")
+            self._problem(
+                key, f"{self._shown(key, raw)} is not a size such as 25MiB, 10MB or 1048576"
+            )
             raw, match = default, _SIZE.match(default)
             assert match
         return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()]
@@ -879,7 +901,7 @@ class _Table:
             return None
         path = Path(value).expanduser()
         if not path.is_file():
-            self._problem(key, f"file {value!r} does not exist or is not readable")
+            self._problem(key, f"file {self._shown(key, value)} does not exist or is not readable")
         return path
 
     def secret(self, *, required: bool) -> str | None:
@@ -902,11 +924,40 @@ class _Table:
             return value
         if key == "password_env":
             if value not in os.environ:
-                self._problem(key, f"environment variable {value} is not set")
+                self._problem(key, f"names an environment variable that is not set{_HIDDEN}")
                 return None
             return os.environ[value]
         try:
             return Path(value).expanduser().read_text(encoding="utf-8").strip("\r\n")
         except OSError as e:
-            self._problem(key, f"cannot read {value!r}: {e.strerror}")
+            self._problem(key, f"cannot read the file it names: {e.strerror}{_HIDDEN}")
             return None
+
+
+# Keys (or tables) whose values may be credentials: their values never appear in a problem.
+_HIDDEN = " (value not shown: it is a secret)"
+_SECRET_KEY = re.compile(
+    r"pass(word|wd|phrase)|secret|token|api_?key|private_?key|credential", re.IGNORECASE
+)
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether a misplaced table or list carries a secret-named key somewhere inside it."""
+    if isinstance(value, dict):
+        return any(_SECRET_KEY.search(str(k)) or _holds_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_secret(item) for item in value)
+    return False
+
+
+def _kind_of(value: Any) -> str:
+    """What a value is, in the words of the config file, for a problem that cannot quote it."""
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"),
+        ((int, float), "a number"),
+        (str, "a string"),
+        (list, "a list"),
+        (dict, "a table"),
+        (date, "a date"),
+    )
+    return next((name for kind, name in kinds if isinstance(value, kind)), "a value")

@@ -1,10 +1,11 @@
 """Config validation: every problem is reported with its key and a fix."""
 
+import re
 from pathlib import Path
 
 import pytest
 
-from maild.config import ConfigError, config_path, load_config, parse_config
+from maild.config import ConfigError, _Table, config_path, load_config, parse_config
 
 MINIMAL = {
     "support": {"address": "support@example.com"},
@@ -92,7 +93,10 @@ def test_password_problems() -> None:
     both = problems({**MINIMAL, "imap": {**base, "password": "a", "password_env": "B"}})
     assert any("set only one" in p for p in both)
     missing = problems({**MINIMAL, "imap": {**base, "password_env": "NOT_SET_ANYWHERE_42"}})
-    assert missing == ["imap.password_env: environment variable NOT_SET_ANYWHERE_42 is not set"]
+    assert missing == [
+        "imap.password_env: names an environment variable that is not set"
+        " (value not shown: it is a secret)"
+    ]
     none = problems({**MINIMAL, "imap": base})
     assert any(p.startswith("imap.password:") for p in none)
 
@@ -254,3 +258,99 @@ def test_digest_defaults_and_lists() -> None:
 def test_digest_problems_name_the_key(digest: dict, expected: str) -> None:
     found = problems({**MINIMAL, "digest": digest})
     assert any(p.startswith(expected) for p in found), found
+
+
+SECRET = "hunter2-Sup3r"
+
+
+@pytest.mark.parametrize(
+    ("imap", "expected"),
+    [
+        ({"password": [SECRET]}, "imap.password: expected a string, got a list (value not shown"),
+        ({"password": {"v": SECRET}}, "imap.password: expected a string, got a table (value not"),
+        ({"password": 12345}, "imap.password: expected a string, got a number (value not shown"),
+        ({"password_env": [SECRET]}, "imap.password_env: expected a string, got a list (value"),
+        ({"password_env": SECRET}, "imap.password_env: names an environment variable that is not"),
+        ({"password_file": SECRET}, "imap.password_file: cannot read the file it names: No such"),
+    ],
+)
+def test_secret_values_are_never_echoed(imap: dict, expected: str) -> None:
+    base = {"host": "imap.example.com", "username": "u"}
+    found = problems({**MINIMAL, "imap": {**base, **imap}})
+    text = "\n".join(found)
+    assert any(p.startswith(expected) for p in found), found
+    assert SECRET not in text and "12345" not in text
+    assert "(value not shown: it is a secret)" in text
+
+
+def test_a_misplaced_table_holding_a_secret_is_not_echoed() -> None:
+    found = problems({**MINIMAL, "imap": [{"host": "h", "password": SECRET}]})
+    assert found[0] == "imap: expected a [table], got a list (value not shown: it is a secret)"
+    assert SECRET not in "\n".join(found)
+    found = problems({**MINIMAL, "support": {"address": {"token": SECRET}}})
+    assert found == [
+        "support.address: expected a string, got a table (value not shown: it is a secret)"
+    ]
+
+
+def test_values_of_ordinary_keys_are_still_quoted() -> None:
+    assert problems({**MINIMAL, "smtp": {"host": ["mail.example.com"]}}) == [
+        "smtp.host: expected a string, got ['mail.example.com']"
+    ]
+
+
+READERS = {
+    "string": lambda t, k: t.string(k, "", pattern=re.compile("^x$"), hint="just x"),
+    "choice": lambda t, k: t.choice(k, ("a", "b"), "a"),
+    "integer": lambda t, k: t.integer(k, 1, low=10**9),
+    "number": lambda t, k: t.number(k, 1.0, low=10.0**9),
+    "boolean": lambda t, k: t.boolean(k, False),
+    "port": lambda t, k: t.port(k, 1),
+    "address": lambda t, k: t.address(k),
+    "addresses": lambda t, k: t.addresses(k),
+    "strings": lambda t, k: t.strings(k),
+    "duration": lambda t, k: t.duration(k, "1h"),
+    "timezone": lambda t, k: t.timezone(k, "UTC"),
+    "host_port": lambda t, k: t.host_port(k, "127.0.0.1:25"),
+    "size": lambda t, k: t.size(k, "1MiB"),
+    "existing_file": lambda t, k: t.existing_file(k),
+    "dates": lambda t, k: t.dates(k),
+    "table": lambda t, k: t.table(k),
+    "table_list": lambda t, k: t.table_list(k),
+}
+SECRET_NAMES = ("client_secret", "api_token", "passphrase", "smtp_password", "API_KEY")
+
+
+ACCEPTED = {("strings", SECRET), ("boolean", True), ("size", 987654321)}
+
+
+@pytest.mark.parametrize("reader", sorted(READERS))
+@pytest.mark.parametrize("value", [SECRET, 987654321, [SECRET, 987654321], True])
+def test_no_reader_echoes_a_secret_named_key(reader: str, value: object) -> None:
+    for name in SECRET_NAMES:
+        found: list[str] = []
+        READERS[reader](_Table({name: value}, "oauth", found), name)
+        text = "\n".join(found)
+        assert not [v for v in (SECRET, "987654321", "True") if v in text], text
+        assert found or (reader, value) in ACCEPTED
+        for problem in found:
+            assert (
+                problem.endswith("got a boolean") or "(value not shown: it is a secret)" in problem
+            )
+
+
+def test_every_key_under_a_secret_named_table_is_hidden() -> None:
+    found: list[str] = []
+    _Table({"imap": SECRET}, "tokens", found).integer("imap", 1)
+    assert found == [
+        "tokens.imap: expected a whole number, got a string (value not shown: it is a secret)"
+    ]
+
+
+def test_tables_of_secrets_are_not_echoed() -> None:
+    found: list[str] = []
+    _Table({"github_token": SECRET}, "teams", found).tables()
+    assert found == [
+        "teams.github_token: expected a [teams.github_token] table, got a string"
+        " (value not shown: it is a secret)"
+    ]
