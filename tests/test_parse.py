@@ -12,7 +12,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import mailparser
 import pytest
 
 from maild.config import LimitsConfig
@@ -344,6 +343,25 @@ def test_parsed_message_is_frozen() -> None:
         msg.subject = "changed"  # type: ignore[misc]
 
 
+def test_mail_parser_failing_on_broken_mail_leaves_the_headers_to_maild() -> None:
+    """mail-parser raises on a cut-off encoded display name (HeaderParseError): the mail is
+    still a customer's, read by maild, not quarantined."""
+    raw = (
+        b"From: =?utf-8?b?5Lit5?= <a@example.com>\r\nTo: support@example.com\r\n"
+        b"Cc: =?utf-8?b?5Lit5?= <b@example.com>\r\n"
+        b"Date: Mon, 23 Nov 2026 10:00:00 +0800\r\n\r\nhi\r\n"
+    )
+    msg = parse_message(raw, limits=LIMITS)
+    assert (msg.from_addr, msg.to, msg.cc) == (
+        "a@example.com",
+        ("support@example.com",),
+        ("b@example.com",),
+    )
+    assert msg.date == datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    said = "mail-parser could not read this mail (parser error: HeaderParseError"
+    assert any(said in note for note in msg.notes)
+
+
 def test_mailparser_logger_is_quietened() -> None:
     assert logging.getLogger("mailparser").level == logging.CRITICAL
 
@@ -562,10 +580,10 @@ def test_fifty_thousand_folded_lines_parse_quickly_when_allowed() -> None:
 def test_any_exception_while_parsing_is_a_parse_error_naming_type_and_place(
     monkeypatch: pytest.MonkeyPatch, error: Exception
 ) -> None:
-    def broken(message: object) -> None:
+    def broken(*args: object) -> None:
         raise error
 
-    monkeypatch.setattr(mailparser, "MailParser", broken)
+    monkeypatch.setattr(parse_module, "_read_body", broken)
     name = type(error).__name__
     with pytest.raises(ParseError, match=rf"^parser error: {name} in \S*test_parse:broken:\d+"):
         parse_message(b"From: a@b\r\n\r\nx", limits=LIMITS)

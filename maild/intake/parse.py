@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.feedparser import BytesFeedParser
 from email.message import Message
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 from types import FrameType
 from typing import Any
 
@@ -160,10 +160,10 @@ def _parse(raw: bytes, limits: LimitsConfig) -> ParsedMessage:
     message = budget.tree(raw, depth=0)
     if len(message) == 0:
         raise ParseError("no headers / not an email message")
-    parsed = mailparser.MailParser(message)
     notes: list[str] = []
     raw_headers = _raw_headers(message)
     headers = _decoded_headers(raw_headers, notes)
+    to, cc, reply_to, date = _recipients_and_date(message, raw_headers, headers, notes)
     message_id, synthetic = _message_id(raw_headers, raw, notes)
     from_addr, from_name = _sender(raw_headers)
     body = _read_body(message, budget, notes)
@@ -173,10 +173,10 @@ def _parse(raw: bytes, limits: LimitsConfig) -> ParsedMessage:
         subject=headers.get("subject", ""),
         from_addr=from_addr,
         from_name=from_name,
-        to=_address_list(parsed.to),
-        cc=_address_list(parsed.cc),
-        reply_to=_address_list(parsed.reply_to),
-        date=_date(parsed, headers, notes),
+        to=to,
+        cc=cc,
+        reply_to=reply_to,
+        date=date,
         in_reply_to=_ids(raw_headers, "in-reply-to"),
         references=_ids(raw_headers, "references"),
         text=_text(body),
@@ -314,6 +314,12 @@ class _Part(Message):
     fallback it uses for an unknown name.
     """
 
+    def get_content_charset(self, failobj: Any = None) -> Any:
+        try:
+            return super().get_content_charset(failobj)
+        except ValueError:  # a NUL in the charset name: no charset anyone can use
+            return failobj
+
     def get_payload(self, i: int | None = None, decode: bool = False) -> Any:
         try:
             return super().get_payload(i, decode)
@@ -419,6 +425,45 @@ def _addresses(value: str) -> list[tuple[str, str]]:
     return pairs
 
 
+Recipients = tuple[str, ...]
+
+
+def _recipients_and_date(
+    message: Message, raw_headers: dict[str, list[str]], headers: Mapping[str, str],
+    notes: list[str],
+) -> tuple[Recipients, Recipients, Recipients, datetime | None]:  # fmt: skip
+    """To, Cc, Reply-To and Date as mail-parser reads them.
+
+    mail-parser fails outright on some broken mail it could have read around (a cut-off encoded
+    display name, a NUL in a charset name, a multipart without delimiters): no reason to
+    quarantine a customer's mail. maild then reads these headers itself and notes why.
+    """
+    try:
+        parsed = mailparser.MailParser(message)
+        return (
+            _address_list(parsed.to),
+            _address_list(parsed.cc),
+            _address_list(parsed.reply_to),
+            _date(parsed.date, headers, notes),
+        )
+    except Exception as error:
+        notes.append(f"mail-parser could not read this mail ({describe_failure(error)}):"
+                     " To, Cc, Reply-To and Date read by maild")  # fmt: skip
+    own = {
+        name: tuple(dict.fromkeys(a for v in raw_headers.get(name, ()) for _, a in _addresses(v)))
+        for name in ("to", "cc", "reply-to")
+    }
+    return own["to"], own["cc"], own["reply-to"], _date(_own_date(headers), headers, notes)
+
+
+def _own_date(headers: Mapping[str, str]) -> datetime | None:
+    """The Date header read by the email package, as mail-parser would; None when unusable."""
+    try:
+        return parsedate_to_datetime(headers.get("date", ""))
+    except (TypeError, ValueError):
+        return None
+
+
 def _address_list(pairs: list[tuple[str, str]]) -> tuple[str, ...]:
     """Unique lower-cased addresses from mail-parser's reading of an address header.
 
@@ -463,11 +508,8 @@ def _message_id(
     return f"<{hashlib.sha256(raw).hexdigest()[:32]}@maild.invalid>", True
 
 
-def _date(
-    parsed: mailparser.MailParser, headers: Mapping[str, str], notes: list[str]
-) -> datetime | None:
-    """The Date header in UTC (mail-parser's strict RFC 5322 reading); None when unusable."""
-    date = parsed.date
+def _date(date: datetime | None, headers: Mapping[str, str], notes: list[str]) -> datetime | None:
+    """The Date header read (strictly, RFC 5322) in UTC; None, with a note, when unusable."""
     if date is None:
         if headers.get("date"):
             notes.append(f"date: unparseable {headers['date']!r}, ignored")
