@@ -683,3 +683,16 @@ def test_multipart_without_any_boundary_keeps_its_plain_text() -> None:
     )
     msg = parse_message(raw, limits=LIMITS)
     assert "系统崩溃，全是纯文本。" in msg.text
+
+
+def test_a_broken_attached_message_the_email_package_cannot_write_back_is_still_attached() -> None:
+    """Found by bench/fuzz.py: an attached multipart with an empty boundary and raw GBK text
+    made the email package's BytesGenerator raise UnicodeEncodeError."""
+    raw = (
+        b"From: a@example.com\r\nContent-Type: message/rfc822\r\n\r\n"
+        b'From: b@example.com\r\nContent-Type: multipart/alternative; boundary=""\r\n\r\n'
+        b"--b1\r\n" + "客服".encode("gbk") + b"\r\n"
+    )
+    [attached] = parse_message(raw, limits=LIMITS).attachments
+    assert attached.content_type == "message/rfc822"
+    assert attached.payload.startswith(b"From: b@example.com")

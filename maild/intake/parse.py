@@ -677,7 +677,17 @@ def _payload(part: Message, budget: _Budget) -> bytes:
     """
     if part.is_multipart():
         budget.spend(_serialising_cost(part))
-        return b"".join(child.as_bytes() for child in part.get_payload())
+        return b"".join(_serialised(child) for child in part.get_payload())
     data = part.get_payload(decode=True) or b""
     budget.spend(len(data))
     return data
+
+
+def _serialised(message: Message) -> bytes:
+    """A message as bytes. A broken one whose text the email package had to decode with
+    replacement characters cannot go back to bytes its way (it writes text as ASCII), so it is
+    written as text and encoded as UTF-8 (raw bytes kept as they were)."""
+    try:
+        return message.as_bytes()
+    except UnicodeEncodeError:
+        return message.as_string().encode("utf-8", "surrogateescape")
