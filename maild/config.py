@@ -111,7 +111,7 @@ class LimitsConfig:
     decoded_bytes: int = 100 * 2**20  # all parts decoded, attached messages included
     parse_seconds: float = 20.0  # wall time to parse one message
     # A message that crashed or hung maild this many times is quarantined without parsing.
-    parse_attempts: int = 3
+    parse_attempts: int = 5
     # A sender whose mail opens `loop_tickets` tickets within `loop_window`, each with the same
     # text and none answered by an agent, is a mail loop: no more automatic answers to it.
     loop_tickets: int = 4
@@ -319,7 +319,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> Config:
         header_line_bytes=limits_t.size("header_line_size", "64KiB"),
         decoded_bytes=limits_t.size("decoded_size", "100MiB"),
         parse_seconds=limits_t.number("parse_seconds", 20.0, low=0.1),
-        parse_attempts=limits_t.integer("parse_attempts", 3, low=1),
+        parse_attempts=limits_t.integer("parse_attempts", 5, low=1),
         loop_tickets=limits_t.integer("loop_tickets", 4, low=2),
         loop_window=limits_t.duration("loop_window", "1h"),
     )

@@ -168,6 +168,8 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot create the data directory {root}: {e.strerror}") from None
         lock_file = _take_lock(root / "maild.lock")
+        for leftover in root.glob(".*.tmp"):  # write_atomically's, from a process that died
+            leftover.unlink(missing_ok=True)
         try:
             store = cls(root, readonly=False, lock_file=lock_file)
         except BaseException:

@@ -68,6 +68,26 @@ def test_an_exception_is_no_death(tmp_path: Path) -> None:
     assert not Attempts(tmp_path / "intake.attempts").suspect("a")
 
 
+def test_a_message_taken_in_after_deaths_is_forgotten_also_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "intake.attempts"
+    path.write_text("B a b\n", encoding="utf-8")  # died during a, b
+    ledger = Attempts(path)
+    with ledger.taking(["a"]):
+        pass
+    assert Attempts(path).deaths == {"b": 1}
+
+
+def test_the_ledger_stays_small(tmp_path: Path) -> None:
+    path = tmp_path / "intake.attempts"
+    path.write_text("B a\n", encoding="utf-8")
+    ledger = Attempts(path)
+    for n in range(5000):
+        with ledger.taking(["a", f"m{n}"] if n == 0 else [f"m{n}"]):
+            pass
+    assert path.stat().st_size < 80_000
+    assert Attempts(path).deaths == {}
+
+
 def test_deaths_add_up_over_restarts_and_survive_the_rewrite(tmp_path: Path) -> None:
     path = tmp_path / "intake.attempts"
     path.write_text("B a b c\nE\nB d e\n", encoding="utf-8")  # died during d, e
@@ -131,3 +151,20 @@ def test_a_message_that_kills_maild_is_quarantined_in_imap_mode(
     [quarantined] = dovecot.folder_messages(user, password, "maild.quarantine")
     assert POISON.encode() in quarantined
     assert len(dovecot.folder_messages(user, password, "maild.processed")) == 1
+
+
+def test_what_a_dead_daemon_left_half_written_is_cleared_at_start(
+    config_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A spool write never answered 250 (the MTA keeps that mail) and a half-written status
+    file: both are gone after the next start, and nothing in them is taken in."""
+    config = config_file(intake={"mode": "lmtp"})
+    unanswered = tmp_path / "data" / "spool" / "tmp" / "1.2.half.eml"
+    unanswered.parent.mkdir(parents=True)
+    unanswered.write_bytes(customer_mail("a@example.com", "half", "cut off"))
+    status = tmp_path / "data" / ".status.json.4242.tmp"
+    status.write_text("{")
+    assert run_once(config) == 0
+    assert not unanswered.exists() and not status.exists()
+    with Store.open(tmp_path / "data", readonly=True) as store:
+        assert store.tickets() == []

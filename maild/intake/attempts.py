@@ -22,6 +22,7 @@ from pathlib import Path
 
 _BEGIN = "B"
 _END = "E"
+_FORGET = "F"  # these messages were taken in after all: their deaths no longer count
 # Start the file afresh once it is this large and no batch is open.
 _COMPACT_BYTES = 1 << 16
 
@@ -53,9 +54,8 @@ class Attempts:
         try:
             yield
         finally:
-            self._append(f"{_END}\n")
-            for key in keys:
-                self.deaths.pop(key, None)  # taken in, or quarantined: never seen again
+            forgotten = [key for key in keys if self.deaths.pop(key, None)]
+            self._append(f"{_END}\n" + (f"{_FORGET} {' '.join(forgotten)}\n" if forgotten else ""))
 
     def _read(self) -> Counter[str]:
         """Count, per message, the batches that began and never ended."""
@@ -73,6 +73,9 @@ class Attempts:
                 open_batch = rest.split()
             elif kind == _END:
                 open_batch = None
+            elif kind == _FORGET:
+                for key in rest.split():
+                    deaths.pop(key, None)
         if open_batch is not None:
             deaths.update(open_batch)
         return deaths
@@ -86,6 +89,7 @@ class Attempts:
         os.replace(tmp, self.path)
 
     def _append(self, line: str) -> None:
+        """Append; a large file with nothing left to remember starts afresh first."""
         if not self.deaths and line.startswith(_BEGIN) and self._too_large():
             self.path.write_text("", encoding="utf-8")
         with open(self.path, "a", encoding="utf-8") as f:

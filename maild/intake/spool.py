@@ -24,10 +24,14 @@ from maild.store import Store, fsync_dir
 
 class Spool:
     def __init__(self, root: Path) -> None:
+        """Made by the daemon holding the data directory's lock: anything left in tmp/ is a
+        write a dead listener never answered 250 for (the MTA still has that mail)."""
         self.tmp = root / "spool" / "tmp"
         self.new = root / "spool" / "new"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.new.mkdir(parents=True, exist_ok=True)
+        for unanswered in self.tmp.iterdir():
+            unanswered.unlink(missing_ok=True)
         self.arrived = threading.Event()
 
     def put(self, raw: bytes) -> Path:
