@@ -6,7 +6,6 @@ spool) that the message is done. Nothing here sends mail: acknowledgements go to
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -46,10 +45,6 @@ MAX_SUBJECT = 500  # a hostile megabyte of subject is not worth keeping twice
 # An address maild answers automatically: printable ASCII, one @, a dotted domain. Stranger
 # senders still get their ticket; a person decides whether and how to answer them.
 _ANSWERABLE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-# What makes two deliveries the same mail; trace headers (Received, Delivered-To, Return-Path,
-# X-Original-To …) differ between deliveries of one mail and are left out.
-_SAME_MAIL_HEADERS = frozenset([b"from", b"to", b"cc", b"subject", b"date"])
-_FIELD_NAME = re.compile(rb"[!-9;-~]+:")
 _DAY = AlwaysOpen().day_seconds
 
 
@@ -69,7 +64,7 @@ def ingest(
     """Take one parsed message in; never raises for anything the message contains."""
     if isinstance(msg, ParseError):
         return quarantine(store, raw, reason=str(msg), source=source, now=now)
-    msg = _identified(store, msg, raw)
+    msg = _identified(store, msg)
     if store.has_message(msg.message_id):
         log.info("duplicate %s from %s ignored", msg.message_id, source)
         return Outcome("duplicate", msg.message_id, store.ticket_of_message(msg.message_id))
@@ -179,47 +174,7 @@ def _party(store: Store, config: Config, msg: ParsedMessage, match: ThreadMatch)
     return customer_mail.may_join(chain[-1], msg.from_addr, config, parties)
 
 
-def content_fingerprint(raw: bytes) -> str:
-    """sha256 of what makes two deliveries one mail: From, To, Cc, Subject, Date and the body.
-
-    Worked out on the bytes (no parse), with line endings made alike: an IMAP server and an MTA
-    may hand over the same mail with LF or CRLF. As in parsers, the header block ends at the
-    blank line or at the first line that is neither a field nor a continuation.
-    """
-    text = raw.replace(b"\r\n", b"\n")
-    fields: list[list[bytes]] = []
-    kept: list[bytes] | None = None  # the field being read, if it is one that counts
-    start = 0
-    while start < len(text):
-        end = text.find(b"\n", start)
-        end = len(text) if end < 0 else end
-        line = text[start:end]
-        if line[:1] in (b" ", b"\t"):
-            if kept is not None:
-                kept.append(line)
-        elif _FIELD_NAME.match(line):
-            kept = [line] if line.partition(b":")[0].lower() in _SAME_MAIL_HEADERS else None
-            if kept is not None:
-                fields.append(kept)
-        else:
-            if not line:  # the blank line: the body follows it
-                start = end + 1
-            break
-        start = end + 1
-    digest = hashlib.sha256()
-    for field in sorted(_field_value(parts) for parts in fields):
-        digest.update(field + b"\n")
-    digest.update(b"\n" + text[start:])
-    return digest.hexdigest()
-
-
-def _field_value(lines: list[bytes]) -> bytes:
-    """One header field unfolded, its name in lower case and its runs of whitespace single."""
-    name, _, value = b" ".join(lines).partition(b":")
-    return name.lower() + b":" + b" ".join(value.split())
-
-
-def _identified(store: Store, msg: ParsedMessage, raw: bytes) -> ParsedMessage:
+def _identified(store: Store, msg: ParsedMessage) -> ParsedMessage:
     """The message under the id it is kept by. A different mail under a Message-ID already
     stored (two customers behind one web form) gets an id derived from its content, so it is
     kept, and In-Reply-To naming the original id still threads to the first. A true redelivery,
@@ -228,14 +183,13 @@ def _identified(store: Store, msg: ParsedMessage, raw: bytes) -> ParsedMessage:
     Mail without a Message-ID gets one from its content, not its bytes, so that a redelivery
     with other trace headers is seen as one (unless stored under the bytes' id already)."""
     if msg.synthetic_id and not store.has_message(msg.message_id):
-        return replace(msg, message_id=f"<{content_fingerprint(raw)[:32]}@maild.invalid>")
+        return replace(msg, message_id=f"<{msg.fingerprint[:32]}@maild.invalid>")
     known = store.fingerprint_of_message(msg.message_id)
     if known is None:
         return msg
-    fingerprint = content_fingerprint(raw)
-    if known == fingerprint:
+    if known == msg.fingerprint:
         return msg
-    own = f"<{fingerprint[:16]}.{msg.message_id.strip('<>')}>"
+    own = f"<{msg.fingerprint[:16]}.{msg.message_id.strip('<>')}>"
     log.warning("%s reused by a different message: kept as %s", msg.message_id, own)
     note = f"Message-ID {msg.message_id} was already used by a different message: kept as {own}"
     return replace(msg, message_id=own, notes=(*msg.notes, note))
@@ -623,7 +577,7 @@ def _store_message(
             "raw": store.put_raw(raw),
             "synthetic_id": msg.synthetic_id,
             "notes": list(msg.notes),
-            "fingerprint": content_fingerprint(raw),
+            "fingerprint": msg.fingerprint,
         }
     )
     return attachments

@@ -23,7 +23,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from maild.config import Config, parse_config
-from maild.ingest import Outcome, content_fingerprint, ingest_batch
+from maild.ingest import Outcome, ingest_batch
+from maild.intake.fingerprint import content_fingerprint
 from maild.intake.parse_pool import ParserPool
 from maild.store import Store
 

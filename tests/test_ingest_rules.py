@@ -16,7 +16,8 @@ import pytest
 from maild import loops, workflow
 from maild.classify import Team
 from maild.config import Config
-from maild.ingest import Outcome, content_fingerprint, ingest_batch
+from maild.ingest import Outcome, ingest_batch
+from maild.intake.fingerprint import content_fingerprint
 from maild.intake.parse_pool import ParserPool
 from maild.notify.notices import draft_new_ticket
 from maild.store import Store

@@ -40,6 +40,7 @@ from maild.intake.charsets import (
     decode_encoded_words,
     decode_header_bytes,
 )
+from maild.intake.fingerprint import content_fingerprint
 
 # mail-parser logs a warning for every oddity in ordinary mail, and an error for every broken
 # encoded word it survives; maild keeps its own notes.
@@ -97,6 +98,9 @@ class ParsedMessage:
     content_type: str
     headers: Mapping[str, str]
     notes: tuple[str, ...]
+    # content_fingerprint of the raw bytes: a redelivery has the same, a reused id does not.
+    # Worked out here, in the parser workers, off the daemon's thread.
+    fingerprint: str
     # Every Authentication-Results value in wire order (topmost first): agent mail is trusted
     # only on the receiving server's own, which is on top (RFC 8601).
     authentication_results: tuple[str, ...] = ()
@@ -185,6 +189,7 @@ def _parse(raw: bytes, limits: LimitsConfig) -> ParsedMessage:
         content_type=message.get_content_type(),
         headers=headers,
         authentication_results=tuple(raw_headers.get("authentication-results", ())),
+        fingerprint=content_fingerprint(raw),
         notes=tuple(notes),
     )
 
